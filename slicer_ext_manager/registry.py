@@ -1,0 +1,225 @@
+"""Installed extensions: the ``<InstallPath>/<Name>.s4ext`` registry and the paths
+each extension registers in ``Slicer-<rev>.ini``.
+
+As in Slicer, the description file is the source of truth (reference §4.6): a
+folder without ``<Name>.s4ext`` is not an installed extension, and an extension's
+"enabled" state is its ``enabled`` key plus its module paths being registered.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import s4ext
+from .context import AppContext
+from .metadata import ExtensionMetadata, to_bool
+from .settings import SettingsEditor, clean_path
+
+#: Launcher arrays written into the revision settings (CTK AppLauncher reads them).
+LAUNCHER_ARRAYS = ("LibraryPaths", "Paths", "PYTHONPATH", "QT_PLUGIN_PATH")
+ADDITIONAL_PATHS_KEY = "Modules/AdditionalPaths"
+
+
+@dataclass(frozen=True)
+class ModulePaths:
+    """Absolute paths one extension registers (only folders that exist, §4.9)."""
+
+    additional_paths: tuple[str, ...] = ()
+    library_paths: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
+    python_paths: tuple[str, ...] = ()
+    qt_plugin_paths: tuple[str, ...] = ()
+
+    def launcher_arrays(self) -> dict[str, tuple[str, ...]]:
+        return {
+            "LibraryPaths": self.library_paths,
+            "Paths": self.paths,
+            "PYTHONPATH": self.python_paths,
+            "QT_PLUGIN_PATH": self.qt_plugin_paths,
+        }
+
+
+@dataclass(frozen=True)
+class InstalledExtension:
+    """One ``<Name>.s4ext`` in the install folder."""
+
+    metadata: ExtensionMetadata
+    description_file: Path
+    folder: Path
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    @property
+    def revision(self) -> str:
+        return self.metadata.revision
+
+    @property
+    def enabled(self) -> bool:
+        return self.metadata.enabled
+
+    @property
+    def installed(self) -> bool:
+        return self.metadata.installed
+
+
+def detect_slicer_version(extension_folder: Path) -> str | None:
+    """``X.Y`` of the ``lib/Slicer-X.Y`` (or ``share/Slicer-X.Y``) folder a package contains."""
+    for sub in ("lib", "share"):
+        base = extension_folder / sub
+        if base.is_dir():
+            versions = sorted(p.name.split("-", 1)[1] for p in base.glob("Slicer-*") if p.is_dir())
+            if versions:
+                return versions[-1]
+    return None
+
+
+def module_paths_for(folder: Path, slicer_version: str | None, os_name: str) -> ModulePaths:
+    """The paths Slicer registers for an extension installed in ``folder``."""
+    version = slicer_version or detect_slicer_version(folder)
+    p = folder.as_posix()
+    lib = f"{p}/lib/Slicer-{version}" if version else None
+
+    def existing(*candidates: str | None) -> tuple[str, ...]:
+        seen: list[str] = []
+        for candidate in candidates:
+            if candidate and os.path.isdir(candidate):
+                cleaned = clean_path(candidate)
+                if cleaned not in seen:
+                    seen.append(cleaned)
+        return tuple(seen)
+
+    if os_name == "win":
+        site_packages = [f"{p}/Lib/site-packages"]
+    else:
+        site_packages = sorted(glob.glob(f"{glob.escape(p)}/lib/python3*/site-packages")) or [None]
+    return ModulePaths(
+        additional_paths=existing(
+            f"{p}/cli-modules",
+            lib and f"{lib}/cli-modules",
+            lib and f"{lib}/qt-loadable-modules",
+            lib and f"{lib}/qt-scripted-modules",
+        ),
+        library_paths=existing(
+            f"{p}/bin",
+            lib,
+            lib and f"{lib}/cli-modules",
+            lib and f"{lib}/qt-loadable-modules",
+        ),
+        paths=existing(lib and f"{lib}/cli-modules", f"{p}/bin"),
+        python_paths=existing(
+            lib and f"{lib}/qt-scripted-modules",
+            lib and f"{lib}/qt-loadable-modules",
+            lib and f"{lib}/qt-loadable-modules/Python",
+            *site_packages,
+        ),
+        qt_plugin_paths=existing(f"{p}/lib/QtPlugins"),
+    )
+
+
+class ExtensionRegistry:
+    """The installed extensions of one context."""
+
+    def __init__(self, context: AppContext):
+        self.context = context
+
+    @property
+    def install_path(self) -> Path:
+        return self.context.install_path
+
+    def description_file(self, name: str) -> Path:
+        return self.install_path / f"{name}.s4ext"
+
+    def extension_folder(self, name: str) -> Path:
+        return self.install_path / name
+
+    def _load(self, path: Path) -> InstalledExtension | None:
+        try:
+            data = s4ext.read(path)
+        except OSError:
+            return None
+        meta = ExtensionMetadata.from_model_map(data, installed=to_bool(data.get("installed"), False))
+        return InstalledExtension(meta, path, self.install_path / meta.name)
+
+    def descriptions(self) -> list[InstalledExtension]:
+        """Every readable ``*.s4ext`` in the install folder (installed or not), sorted like Slicer."""
+        if not self.install_path.is_dir():
+            return []
+        files = [p for p in self.install_path.glob("*.s4ext") if p.is_file() and os.access(p, os.R_OK)]
+        files.sort(key=lambda p: p.name.lower())
+        return [ext for ext in (self._load(p) for p in files) if ext is not None]
+
+    def installed(self) -> list[InstalledExtension]:
+        """Extensions whose description says ``installed true``."""
+        return [ext for ext in self.descriptions() if ext.installed]
+
+    def names(self) -> list[str]:
+        return [ext.name for ext in self.installed()]
+
+    def get(self, name: str) -> InstalledExtension | None:
+        path = self.description_file(name)
+        if not path.is_file():
+            return None
+        ext = self._load(path)
+        return ext if ext is not None and ext.installed else None
+
+    def is_installed(self, name: str) -> bool:
+        return self.get(name) is not None
+
+    def module_paths(self, name: str) -> ModulePaths:
+        return module_paths_for(self.extension_folder(name), self.context.slicer_version, self.context.os)
+
+    # -- settings ----------------------------------------------------------------------------
+
+    def _belongs_to(self, stored: str, name: str) -> bool:
+        absolute = self.context.revision_settings.to_absolute(stored)
+        folder = clean_path(self.extension_folder(name).as_posix())
+        absolute = clean_path(absolute)
+        if os.name == "nt":
+            absolute, folder = absolute.lower(), folder.lower()
+        return absolute == folder or absolute.startswith(folder + "/")
+
+    def registered_paths(self, name: str) -> dict[str, list[str]]:
+        """Entries of ``Modules/AdditionalPaths`` and the launcher arrays inside this extension's folder."""
+        reader = self.context.revision_settings.read()
+        result = {ADDITIONAL_PATHS_KEY: [p for p in reader.string_list(ADDITIONAL_PATHS_KEY) if self._belongs_to(p, name)]}
+        for array in LAUNCHER_ARRAYS:
+            result[array] = [p for p in reader.array(array) if self._belongs_to(p, name)]
+        return result
+
+    def add_paths(self, editor: SettingsEditor, name: str) -> None:
+        """Append the extension's existing module and launcher paths (stored home-relative);
+        entries already present are kept where they are."""
+        paths = self.module_paths(name)
+        settings = self.context.revision_settings
+
+        def merged(current: list[str], new: tuple[str, ...]) -> list[str]:
+            present = {clean_path(settings.to_absolute(p)) for p in current}
+            out = list(current)
+            for path in new:
+                if clean_path(path) not in present:
+                    out.append(settings.to_relative(path))
+                    present.add(clean_path(path))
+            return out
+
+        current = editor.string_list(ADDITIONAL_PATHS_KEY)
+        editor.set_string_list(ADDITIONAL_PATHS_KEY, merged(current, paths.additional_paths))
+        for array, values in paths.launcher_arrays().items():
+            editor.set_array(array, merged(editor.array(array), values))
+
+    def remove_paths(self, editor: SettingsEditor, name: str) -> None:
+        """Remove every entry inside the extension's folder; other entries (other
+        extensions, the Extension Wizard's own folders) are preserved in order."""
+        current = editor.string_list(ADDITIONAL_PATHS_KEY)
+        kept = [p for p in current if not self._belongs_to(p, name)]
+        if kept != current:
+            editor.set_string_list(ADDITIONAL_PATHS_KEY, kept)
+        for array in LAUNCHER_ARRAYS:
+            values = editor.array(array)
+            kept_values = [p for p in values if not self._belongs_to(p, name)]
+            if kept_values != values:
+                editor.set_array(array, kept_values)

@@ -1,0 +1,92 @@
+"""Shared fixtures.
+
+* Qt runs offscreen; any modal dialog a test did not ask for fails the test.
+* Settings and files live only in tmp dirs: the platform settings location and
+  every environment variable the tool reads are redirected.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+
+from slicer_ext_manager.context import AppContext  # noqa: E402
+
+REVISION = "33241"
+OLD_REVISION = "32448"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(tmp_path_factory, monkeypatch):
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("HOME", str(home))
+    for var in (
+        "SLICER_EXT_MANAGER_SETTINGS_DIR",
+        "SLICER_EXTENSIONS_MANAGER_SERVER_URL",
+        "SLICER_HOME",
+        "http_proxy",
+        "https_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _fail_on_unexpected_modal(request, monkeypatch):
+    """Any modal dialog (QMessageBox, QDialog.exec, file/input dialogs) fails the test
+    unless it is marked ``enabledialog`` and answers the dialog itself."""
+    if request.node.get_closest_marker("enabledialog"):
+        yield
+        return
+    try:
+        from PySide6 import QtWidgets
+    except ImportError:  # pragma: no cover - PySide6 is a dependency
+        yield
+        return
+
+    def fail(*args, **kwargs):
+        raise AssertionError(f"Unexpected modal dialog: args={args!r}")
+
+    for name in ("exec", "exec_"):
+        for cls in (QtWidgets.QDialog, QtWidgets.QMessageBox, QtWidgets.QMenu):
+            if hasattr(cls, name):
+                monkeypatch.setattr(cls, name, fail)
+    for name in ("question", "warning", "information", "critical", "about"):
+        monkeypatch.setattr(QtWidgets.QMessageBox, name, staticmethod(fail))
+    for name in ("getOpenFileName", "getOpenFileNames", "getSaveFileName", "getExistingDirectory"):
+        monkeypatch.setattr(QtWidgets.QFileDialog, name, staticmethod(fail))
+    for name in ("getText", "getMultiLineText", "getItem", "getInt"):
+        monkeypatch.setattr(QtWidgets.QInputDialog, name, staticmethod(fail))
+    yield
+
+
+def write_ini(path: Path, text: str) -> Path:
+    """Write a literal INI file (dedented), creating folders."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def settings_dir(tmp_path) -> Path:
+    folder = tmp_path / "slicer.org"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def profile(settings_dir) -> AppContext:
+    """A Slicer profile for revision 33241 (linux/amd64) with empty settings files."""
+    write_ini(settings_dir / "Slicer.ini", "[Extensions]\nAutoUpdateCheck=false\n")
+    write_ini(settings_dir / f"Slicer-{REVISION}.ini", "[Extensions]\nManagerEnabled=true\n")
+    return AppContext.resolve(settings_dir=settings_dir, os_name="linux", arch="amd64", slicer_version="5.8")
