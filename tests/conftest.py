@@ -17,6 +17,8 @@ import pytest  # noqa: E402
 
 from slicer_ext_manager.context import AppContext  # noqa: E402
 
+pytest_plugins = ["tests.girder.fixtures"]
+
 REVISION = "33241"
 OLD_REVISION = "32448"
 
@@ -90,3 +92,25 @@ def profile(settings_dir) -> AppContext:
     write_ini(settings_dir / "Slicer.ini", "[Extensions]\nAutoUpdateCheck=false\n")
     write_ini(settings_dir / f"Slicer-{REVISION}.ini", "[Extensions]\nManagerEnabled=true\n")
     return AppContext.resolve(settings_dir=settings_dir, os_name="linux", arch="amd64", slicer_version="5.8")
+
+
+@pytest.fixture
+def make_profile(tmp_path):
+    """``make_profile(server_url, app_id, revision=..., user_ini=..., ...)`` -> AppContext
+    for a fresh Slicer profile (settings files in a tmp dir) pointing at ``server_url``."""
+    counter = iter(range(1000))
+
+    def make(server_url: str = "http://127.0.0.1:9", app_id: str | None = None, *, revision: str = REVISION,
+             os_name: str = "linux", arch: str = "amd64", user_ini: str = "", revision_ini: str = "",
+             folder: Path | None = None) -> AppContext:
+        root = folder or tmp_path / f"profile{next(counter)}"
+        sdir = root / "slicer.org"
+        if not (sdir / "Slicer.ini").exists():
+            write_ini(sdir / "Slicer.ini", user_ini or "[Extensions]\nAutoUpdateCheck=true\n")
+        rev_file = sdir / f"Slicer-{revision}.ini"
+        if not rev_file.exists():
+            write_ini(rev_file, revision_ini or f"[Extensions]\nServerUrl={server_url}\n")
+        return AppContext.resolve(settings_dir=sdir, revision=revision, os_name=os_name, arch=arch,
+                                  server_url=server_url, app_id=app_id, slicer_version="5.8")
+
+    return make

@@ -291,3 +291,16 @@ def test_qt_reads_what_we_write(tmp_path):
     qs.endArray()
     assert values == ["a", "b"]
     assert Path(path).read_text().count("size=2") == 1
+
+
+def test_qt_binding_keeps_none_refcount(tmp_path):
+    """PySide6 6.12.0 drops a reference to None on every void call, which aborts
+    Python < 3.12 at exit; pyproject excludes it and this catches a regression."""
+    import sys
+
+    qs = QSettings(str(tmp_path / "x.ini"), QSettings.Format.IniFormat)
+    before = sys.getrefcount(None)
+    for _ in range(200):
+        qs.beginGroup("A")
+        qs.endGroup()
+    assert sys.getrefcount(None) - before > -50
