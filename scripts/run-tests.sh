@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Sets up everything the tests need on a fresh machine (package registries only)
+# and runs the whole test suite, including the integration tests against the real
+# Slicer Package Manager server (Girder + plugin, in its own virtualenv).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-python3}"
+VENV="${SLICER_EXT_MANAGER_VENV:-.venv}"
+
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PY" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+"$VENV/bin/python" -m pip install --quiet -e ".[test]"
+
+# The real server runs from its own virtualenv (Girder 3.1 pins conflict with ours).
+export SLICER_EXT_MANAGER_GIRDER_VENV="${SLICER_EXT_MANAGER_GIRDER_VENV:-$PWD/.girder-venv}"
+"$VENV/bin/python" tests/girder/ensure_venv.py
+
+export QT_QPA_PLATFORM=offscreen
+exec "$VENV/bin/python" -m pytest "$@"
