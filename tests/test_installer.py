@@ -436,3 +436,47 @@ def test_recovery_from_each_crash_point(server_profile, girder_publish, tmp_path
         assert (ip / "Tx.s4ext").read_text() == old_desc, actions  # rolled back
     assert (ip / "Tx/share/Slicer-5.8/Tx.s4ext").exists()
     assert qsettings(server_profile.revision_settings_path).value("Modules/AdditionalPaths", [], type=list) == old_paths
+
+
+@pytest.mark.parametrize(
+    "name, modules, expected",
+    [
+        # Slicer's own expectations (qSlicerExtensionsManagerModelTest::testExtensionExtensionsSettingsUpdated):
+        ("ImageMaker", ("cli",), {
+            "Modules/AdditionalPaths": ["lib/Slicer-5.8/cli-modules"],
+            "LibraryPaths": ["lib/Slicer-5.8", "lib/Slicer-5.8/cli-modules"],
+            "Paths": ["lib/Slicer-5.8/cli-modules"], "PYTHONPATH": [], "QT_PLUGIN_PATH": []}),
+        ("MarkupsToModel", ("loadable",), {
+            "Modules/AdditionalPaths": ["lib/Slicer-5.8/qt-loadable-modules"],
+            "LibraryPaths": ["lib/Slicer-5.8", "lib/Slicer-5.8/qt-loadable-modules"],
+            "Paths": [], "PYTHONPATH": ["lib/Slicer-5.8/qt-loadable-modules"], "QT_PLUGIN_PATH": []}),
+        ("CurveMaker", ("scripted",), {
+            "Modules/AdditionalPaths": ["lib/Slicer-5.8/qt-scripted-modules"],
+            "LibraryPaths": ["lib/Slicer-5.8"],
+            "Paths": [], "PYTHONPATH": ["lib/Slicer-5.8/qt-scripted-modules"], "QT_PLUGIN_PATH": []}),
+    ],
+)
+def test_paths_match_slicer_upstream_expectations(make_profile, tmp_path, name, modules, expected):
+    ctx = make_profile()
+    pkg = build_extension_package(tmp_path, name, app_revision=REV, modules=modules)
+    manager = ExtensionsManager(ctx)
+    assert manager.install_files([pkg], with_dependencies=False).ok
+    prefix = (ctx.install_path / name).as_posix() + "/"
+    rs = qsettings(ctx.revision_settings_path)
+    got = {"Modules/AdditionalPaths": rs.value("Modules/AdditionalPaths", [], type=list)}
+    for array in ("LibraryPaths", "Paths", "PYTHONPATH", "QT_PLUGIN_PATH"):
+        n = rs.beginReadArray(array)
+        values = []
+        for i in range(n):
+            rs.setArrayIndex(i)
+            values.append(rs.value("path"))
+        rs.endArray()
+        got[array] = values
+    assert got == {k: [prefix + v for v in vs] for k, vs in expected.items()}
+    # And all empty after uninstall (the upstream "cleanup" row).
+    assert manager.uninstall([name]).ok
+    rs = qsettings(ctx.revision_settings_path)
+    assert rs.value("Modules/AdditionalPaths", [], type=list) == []
+    for array in ("LibraryPaths", "Paths", "PYTHONPATH"):
+        assert rs.beginReadArray(array) == 0
+        rs.endArray()
