@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .context import AppContext
+from .fileutil import atomic_write_text
 from .metadata import ExtensionMetadata
 
 UPDATE_TIME_KEY = "Extensions/MetadataFromServerUpdateTime"
@@ -98,12 +98,7 @@ class MetadataCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         payload = {name: extensions[name].to_cache_entry() for name in sorted(extensions)}
         text = json.dumps(payload, indent=4, sort_keys=True, ensure_ascii=False) + "\n"
-        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-        try:
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, self.path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        atomic_write_text(self.path, text)
         with self.context.revision_settings.edit() as editor:
             editor.set_value(UPDATE_TIME_KEY, format_time(when or utc_now()))
             editor.set_value(URL_KEY, self.context.server_url)

@@ -11,6 +11,7 @@ from typing import Mapping
 
 from . import __version__
 from .errors import ExtensionManagerError
+from .fileutil import atomic_write_text
 from .metadata import ExtensionMetadata
 from .registry import ExtensionRegistry
 
@@ -65,9 +66,7 @@ class ExtensionsProfile:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(path, json.dumps(self.to_json(), indent=2) + "\n")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "ExtensionsProfile":

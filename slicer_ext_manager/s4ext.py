@@ -18,6 +18,8 @@ import os
 from pathlib import Path
 from typing import Mapping
 
+from .fileutil import atomic_write_text
+
 #: Keys Slicer never writes into a description file (model state, or derived from the file name).
 NOT_WRITTEN = frozenset({"extensionname", "bookmarked", "loaded"})
 
@@ -74,14 +76,4 @@ def format_text(metadata: Mapping[str, object]) -> str:
 
 def write(path: str | os.PathLike[str], metadata: Mapping[str, object]) -> None:
     """Write ``metadata`` as a description file, atomically (temp file + rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(format_text(metadata))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write_text(path, format_text(metadata))

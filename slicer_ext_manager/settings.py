@@ -27,6 +27,7 @@ from typing import Any, Iterator, Mapping
 from PySide6.QtCore import QLockFile, QSettings
 
 from .errors import SettingsError
+from .fileutil import atomic_write_bytes
 
 #: How long to wait for another process holding the settings lock (ms).
 LOCK_TIMEOUT_MS = 30_000
@@ -158,23 +159,6 @@ def qt5_escape_ini_text(text: str) -> str:
         key, value = line.split("=", 1)
         lines.append(f"{key}={_qt5_escape_value(value)}")
     return "\n".join(lines)
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.chmod(tmp, os.stat(path).st_mode & 0o7777)
-        except OSError:
-            pass
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 # -- the settings file ---------------------------------------------------------------------------
@@ -490,7 +474,7 @@ class SettingsFile:
             text = raw.decode("utf-8", errors="surrogateescape")
             escaped = qt5_escape_ini_text(text)
             if escaped != text:
-                _atomic_write_bytes(self.path, escaped.encode("utf-8", errors="surrogateescape"))
+                atomic_write_bytes(self.path, escaped.encode("utf-8", errors="surrogateescape"))
         finally:
             qt_lock.unlock()
 

@@ -8,8 +8,6 @@ import json
 
 import pytest
 
-from slicer_ext_manager.cache import MetadataCache
-from slicer_ext_manager.catalog import CatalogService
 from slicer_ext_manager.errors import (
     ChecksumMismatchError,
     HTTPStatusError,
