@@ -16,7 +16,7 @@ from .dependencies import InstallPlan, resolve
 from .errors import ExtensionManagerError, ServerError
 from .installer import Download, Installer
 from .queue import InstallQueue, Job, JobContext, JobResult, Listener, Outcome, Phase, QueueEvent
-from .server import DEFAULT_TIMEOUT, SlicerPackagesClient
+from .server import DEFAULT_TIMEOUT, DownloadResult, SlicerPackagesClient
 from . import archive
 from .profiles import ExtensionsProfile, ImportItem, export_profile, plan_import
 from .restore import (
@@ -150,6 +150,77 @@ class OperationReport:
         }
 
 
+class _PrefetchSlot:
+    """One package download, possibly started before its job."""
+
+    def __init__(self) -> None:
+        self.future = None
+        self.staging: Path | None = None
+        self.ctx: JobContext | None = None
+        self.last: tuple[int, int | None] = (0, None)
+        self.claimed = False
+        self.abandoned = False
+
+    def progress(self, done: int, total: int | None) -> bool:
+        self.last = (done, total)
+        ctx = self.ctx
+        return ctx.progress(done, total, Phase.DOWNLOAD) if ctx is not None else True
+
+    def wait(self) -> tuple[Path, DownloadResult]:
+        assert self.future is not None and self.staging is not None
+        return self.staging, self.future.result()
+
+
+class Prefetcher:
+    """Downloads at most one package ahead of the job being installed, on one
+    background thread; installs themselves stay sequential and in dependency order.
+    Cancellation uses the queue's token of the job the download belongs to."""
+
+    def __init__(self, manager: "ExtensionsManager", queue: InstallQueue):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.manager = manager
+        self.queue = queue
+        self.slots: dict[str, _PrefetchSlot] = {}
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
+
+    def start(self, meta: ExtensionMetadata, *, ahead: bool = True) -> _PrefetchSlot | None:
+        """Start downloading ``meta`` (``ahead``: for a later job; skipped if installed)."""
+        slot = self.slots.get(meta.name)
+        if slot is not None:
+            return slot
+        if ahead and self.manager.registry.is_installed(meta.name):
+            return None
+        slot = self.slots[meta.name] = _PrefetchSlot()
+        token = self.queue.token_for(meta.name)
+        slot.staging = self.manager.installer.new_staging()
+        slot.future = self.executor.submit(
+            self.manager._download, meta, slot.staging,
+            (lambda: slot.abandoned or bool(token and token.cancelled)), slot.progress)
+        return slot
+
+    def claim(self, meta: ExtensionMetadata, ctx: JobContext) -> _PrefetchSlot:
+        slot = self.start(meta, ahead=False)
+        assert slot is not None
+        slot.ctx = ctx
+        slot.claimed = True
+        done, total = slot.last
+        if done:
+            ctx.progress(done, total, Phase.DOWNLOAD)
+        return slot
+
+    def close(self) -> None:
+        """Stop downloads no job claimed (their job was skipped or cancelled), wait for
+        the background thread, and remove what they left."""
+        for slot in self.slots.values():
+            if not slot.claimed:
+                slot.abandoned = True
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        for slot in self.slots.values():
+            if not slot.claimed and slot.staging is not None:
+                self.manager.installer.discard(slot.staging)
+
+
 class ExtensionsManager:
     """Everything a front end may do with extensions, for one :class:`AppContext`.
 
@@ -166,6 +237,7 @@ class ExtensionsManager:
         self._client = client
         self._catalog_service: CatalogService | None = None
         self._installer_obj: Installer | None = None
+        self._prefetcher: Prefetcher | None = None
 
     # -- server ----------------------------------------------------------------------------------
 
@@ -263,22 +335,35 @@ class ExtensionsManager:
 
 
     def _server_job(self, meta: ExtensionMetadata, plan: InstallPlan | None,
-                    update: bool = False) -> Job:
+                    update: bool = False, next_meta: ExtensionMetadata | None = None) -> Job:
         installer = self.installer
 
         def action(ctx: JobContext) -> JobResult:
             if not update and self.registry.is_installed(meta.name):
                 return JobResult(meta.name, Outcome.SKIPPED,
                                  f"Skip installation of {meta.name} extension. It is already installed.")
-            staging = installer.new_staging()
+            prefetch = self._prefetcher
+            ctx.phase(Phase.DOWNLOAD, f"Downloading {meta.name}")
+            if prefetch is not None:
+                slot = prefetch.claim(meta, ctx)
+                if next_meta is not None:
+                    prefetch.start(next_meta)  # overlaps with this package's verify/extract
+                try:
+                    staging, result = slot.wait()
+                except BaseException:
+                    installer.discard(slot.staging)
+                    raise
+            else:
+                staging = installer.new_staging()
+                try:
+                    result = self._download(meta, staging, ctx.token,
+                                            lambda done, total: ctx.progress(done, total, Phase.DOWNLOAD))
+                except BaseException:
+                    installer.discard(staging)
+                    raise
             try:
-                ctx.phase(Phase.DOWNLOAD, f"Downloading {meta.name}")
-                result = self.client.download_package(
-                    meta.extension_id, staging, name=meta.name, sha512=meta.sha512,
-                    progress=lambda done, total: ctx.progress(done, total, Phase.DOWNLOAD), cancel=ctx.token,
-                )
-                meta_with_file = meta.replace(archivename=result.file_name)
-                outcome = installer.install_archive(result.path, meta_with_file, ctx, staging=staging)
+                outcome = installer.install_archive(result.path, meta.replace(archivename=result.file_name), ctx,
+                                                    staging=staging)
             finally:
                 installer.discard(staging)
             warnings = tuple(w for w in (plan.warnings() if plan else []) if w.startswith(f"{meta.name} "))
@@ -289,10 +374,17 @@ class ExtensionsManager:
         return Job(meta.name, action, f"Install {meta.name}", depends,
                    requested=plan is None or meta.name in plan.requested)
 
+    def _download(self, meta: ExtensionMetadata, folder: Path, cancel, progress) -> DownloadResult:
+        return self.client.download_package(meta.extension_id, folder, name=meta.name, sha512=meta.sha512,
+                                            progress=progress, cancel=cancel)
 
     def install_jobs(self, plan: InstallPlan) -> list[Job]:
-        """One job per extension of the plan, dependencies first."""
-        return [self._server_job(meta, plan) for meta in plan.order]
+        """One job per extension of the plan, dependencies first. When run with
+        :meth:`run_jobs`, each job starts downloading the next package while it
+        verifies and extracts its own."""
+        order = list(plan.order)
+        return [self._server_job(meta, plan, next_meta=order[i + 1] if i + 1 < len(order) else None)
+                for i, meta in enumerate(order)]
 
 
     def run_jobs(self, jobs: list[Job], *, listener: Listener | None = None,
@@ -307,7 +399,12 @@ class ExtensionsManager:
             for line in installer.recover():
                 if listener:
                     listener(QueueEvent("message", message=line))
-            return queue.run()
+            self._prefetcher = Prefetcher(self, queue)
+            try:
+                return queue.run()
+            finally:
+                self._prefetcher.close()
+                self._prefetcher = None
 
 
     def install(self, names: list[str], *, with_dependencies: bool = True,

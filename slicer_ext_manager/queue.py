@@ -183,6 +183,12 @@ class InstallQueue:
     def results(self) -> list[JobResult]:
         return list(self._results)
 
+    def token_for(self, name: str) -> CancelToken | None:
+        """The cancel token of the job named ``name`` (for work started ahead of it)."""
+        with self._lock:
+            job = next((j for j in self._jobs if j.name == name), None)
+            return self._tokens.get(job.id) if job else None
+
     def cancel(self, job_id: int) -> None:
         """Cancel one job (running or waiting)."""
         with self._lock:

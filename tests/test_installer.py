@@ -128,6 +128,7 @@ def test_failing_item_does_not_stop_the_rest_and_dependents_skip(server_profile,
     assert "dependency Bad was not installed" in outcomes["NeedsBad"].message
     assert not (server_profile.install_path / "Bad").exists()
     assert not (server_profile.install_path / "Bad.s4ext").exists()
+    assert not (server_profile.install_path / ".staging").exists()  # prefetched downloads cleaned too
 
 
 def test_cancel_mid_download(server_profile, girder_publish, girder_server, girder_app):
@@ -480,3 +481,34 @@ def test_paths_match_slicer_upstream_expectations(make_profile, tmp_path, name, 
     for array in ("LibraryPaths", "Paths", "PYTHONPATH"):
         assert rs.beginReadArray(array) == 0
         rs.endArray()
+
+
+def test_next_download_overlaps_current_extraction(make_profile, tmp_path, monkeypatch):
+    from slicer_ext_manager.installer import Installer
+    from slicer_ext_manager.localserver.server import PackageServer
+
+    for name in ("First", "Second", "Third"):
+        build_extension_package(tmp_path / "pkgs", name, app_revision=REV)
+    times: dict[str, float] = {}
+    real_download, real_install = ExtensionsManager._download, Installer.install_archive
+
+    def download(self, meta, folder, cancel, progress):
+        times[f"download {meta.name}"] = time.monotonic()
+        return real_download(self, meta, folder, cancel, progress)
+
+    def install_archive(self, package, metadata, ctx=None, **kw):
+        time.sleep(0.3)  # a slow extraction
+        result = real_install(self, package, metadata, ctx, **kw)
+        times[f"installed {metadata.name}"] = time.monotonic()
+        return result
+
+    monkeypatch.setattr(ExtensionsManager, "_download", download)
+    monkeypatch.setattr(Installer, "install_archive", install_archive)
+    with PackageServer(tmp_path / "pkgs") as server:
+        server.start()
+        ctx = make_profile(server.url)
+        report = ExtensionsManager(ctx).install(["First", "Second", "Third"])
+    assert [r.name for r in report.results] == ["First", "Second", "Third"] and report.ok
+    assert times["download Second"] < times["installed First"]
+    assert times["download Third"] < times["installed Second"]
+    assert times["installed First"] < times["installed Second"] < times["installed Third"]
