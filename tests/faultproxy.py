@@ -31,6 +31,7 @@ class FaultProxy:
         self.upstream = upstream.rstrip("/")
         self.faults: list[Fault] = []
         self.requests: list[str] = []
+        self.headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
         proxy = self
 
@@ -44,6 +45,9 @@ class FaultProxy:
                 proxy._handle(self)
 
             def do_HEAD(self):
+                proxy._handle(self)
+
+            def do_POST(self):
                 proxy._handle(self)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -80,6 +84,7 @@ class FaultProxy:
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
         self.requests.append(h.path)
+        self.headers.append(dict(h.headers.items()))
         fault = self._take(h.path, h.headers)
         if fault and fault.kind == "delay":
             time.sleep(fault.seconds)
@@ -92,8 +97,10 @@ class FaultProxy:
             h.wfile.write(body)
             return
         fwd = {k: v for k, v in h.headers.items() if k.lower() not in HOP_BY_HOP and k.lower() != "host"}
+        length = int(h.headers.get("Content-Length") or 0)
+        body = h.rfile.read(length) if length else None
         try:
-            upstream = requests.request(h.command, self.upstream + h.path, headers=fwd, stream=True,
+            upstream = requests.request(h.command, self.upstream + h.path, headers=fwd, data=body, stream=True,
                                         allow_redirects=False, timeout=60)
         except requests.RequestException:
             h.send_response(502)

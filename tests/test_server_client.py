@@ -238,3 +238,20 @@ def test_cli_search_json_with_app_name(girder_server, girder_app, girder_publish
     assert main(["--settings-dir", str(ctx.user_settings_path.parent), "--server", girder_server.url,
                  "--app-name", girder_app.app_name, "--revision", REV, "info", "Nope"]) == 1
     assert "no extension named Nope" in capsys.readouterr().err
+
+
+def test_user_agent_and_api_key(girder_server, girder_app, proxy):
+    from slicer_ext_manager import __version__
+
+    admin = girder_server.admin
+    key = admin.call("POST", "/api_key", params={"name": "ci", "active": "true"})["key"]
+    client = fast_client(proxy.url, girder_app.app_id, api_key=key)
+    me = client.get_json("/user/me")
+    assert me and me["admin"] is True
+    token_requests = [i for i, r in enumerate(proxy.requests) if r.startswith("/api/v1/api_key/token")]
+    assert token_requests, proxy.requests
+    last = proxy.headers[-1]
+    assert last["User-Agent"].startswith(f"slicer-ext-manager/{__version__} ")
+    assert last.get("Girder-Token")
+    with pytest.raises(HTTPStatusError):
+        fast_client(proxy.url, girder_app.app_id, api_key="not-a-key").get_json("/user/me")
