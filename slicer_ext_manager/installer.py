@@ -94,6 +94,8 @@ class Installer:
         self.registry = ExtensionRegistry(context)
         self.history = ExtensionsHistory(context.user_settings)
         self.max_expanded_size = max_expanded_size
+        self._trash = None
+        self._trash_jobs: list = []
 
     @property
     def install_path(self) -> Path:
@@ -124,9 +126,32 @@ class Installer:
         self.context.revision_settings.check_writable()
         self.context.user_settings.check_writable()
 
-    def discard(self, staging: Path) -> None:
-        """Remove a staging folder, and the staging root when it is empty."""
+    def discard(self, staging: Path | None, *, background: bool = False) -> None:
+        """Remove a staging folder, and the staging root when it is empty.
+
+        ``background``: delete on a helper thread (deleting a large download takes
+        tens of milliseconds; the next package need not wait). :meth:`flush` waits.
+        """
+        if staging is None:
+            return
+        if background:
+            if self._trash is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._trash = ThreadPoolExecutor(max_workers=1, thread_name_prefix="staging-cleanup")
+            self._trash_jobs.append(self._trash.submit(_rmtree, staging))
+            return
         _rmtree(staging)
+        self._remove_empty_root()
+
+    def flush(self) -> None:
+        """Wait for background deletions; remove the staging root when empty."""
+        jobs, self._trash_jobs = self._trash_jobs, []
+        for job in jobs:
+            job.result()
+        self._remove_empty_root()
+
+    def _remove_empty_root(self) -> None:
         try:
             self.staging_root.rmdir()
         except OSError:
@@ -212,6 +237,7 @@ class Installer:
         force: bool = False,
         staging: Path | None = None,
         keep_enabled_state: bool = True,
+        discard: bool = True,
     ) -> JobResult:
         """Extract ``package`` and put it in place as extension ``metadata.name``
         (or the name from the archive's ``.s4ext`` for an install from file)."""
@@ -248,7 +274,8 @@ class Installer:
                 ctx.phase(Phase.REGISTER, f"Registering {name}")
             return self.commit(name, metadata, root, staging, keep_enabled_state=keep_enabled_state)
         finally:
-            self.discard(staging)
+            if discard:
+                self.discard(staging)
 
     def metadata_for_file(self, package: Path, info: "archive.PackageInfo", *, force: bool = False) -> ExtensionMetadata:
         """Metadata of an install from file; a package built for another

@@ -363,9 +363,9 @@ class ExtensionsManager:
                     raise
             try:
                 outcome = installer.install_archive(result.path, meta.replace(archivename=result.file_name), ctx,
-                                                    staging=staging)
+                                                    staging=staging, discard=False)
             finally:
-                installer.discard(staging)
+                installer.discard(staging, background=True)
             warnings = tuple(w for w in (plan.warnings() if plan else []) if w.startswith(f"{meta.name} "))
             return JobResult(outcome.name, outcome.outcome, outcome.message, outcome.restart_required,
                              warnings, outcome.revision)
@@ -405,6 +405,7 @@ class ExtensionsManager:
             finally:
                 self._prefetcher.close()
                 self._prefetcher = None
+                installer.flush()
 
 
     def install(self, names: list[str], *, with_dependencies: bool = True,
