@@ -518,6 +518,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("export", "import"))
     p.add_argument("file", metavar="FILE")
     p.add_argument("--yes", action="store_true", help="with import: install what the profile lists")
+    from .localserver import commands as localserver_commands
+
+    localserver_commands.register(add)
     p = add("releases", cmd_releases, "list the application's releases on the server")
     p.add_argument("--drafts", action="store_true", help="also list draft (nightly) revisions")
     return parser

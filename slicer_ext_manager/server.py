@@ -344,24 +344,40 @@ class SlicerPackagesClient:
         progress: ProgressCallback | None = None,
         cancel: CancelCheck | None = None,
         label: str = "",
+        resume: bool = False,
     ) -> DownloadResult:
-        """Stream ``GET /file/{file_id}/download`` to ``destination`` (via ``<destination>.part``)."""
+        """Stream ``GET /file/{file_id}/download`` to ``destination`` (via ``<destination>.part``).
+
+        ``resume``: continue a ``.part`` left by an earlier, interrupted run (with
+        ``Range``), and keep the ``.part`` when this run is interrupted too.
+        """
         self._authenticate()
         dest = Path(destination)
         part = dest.with_name(dest.name + ".part")
         label = label or dest.name
         hasher = hashlib.sha512()
         done = 0
+        if resume and part.is_file():
+            with open(part, "rb") as existing:
+                for chunk in iter(lambda: existing.read(CHUNK_SIZE), b""):
+                    hasher.update(chunk)
+                    done += len(chunk)
+        resumed = 1 if done else 0
         total: int | None = int(expected_size) if expected_size else None
-        resumed = 0
         failures = 0
 
         def cancelled() -> bool:
             return bool(cancel and cancel())
 
         try:
-            with open(part, "wb") as out:
+            with open(part, "ab" if done else "wb") as out:
                 while True:
+                    if done and total is not None and done >= total:
+                        if done == total:
+                            break  # an earlier run had received everything
+                        out.seek(0)
+                        out.truncate()
+                        hasher, done = hashlib.sha512(), 0
                     headers = {"Range": f"bytes={done}-"} if done else None
                     try:
                         response = self._send("GET", f"/file/{file_id}/download", headers=headers, stream=True)
@@ -422,8 +438,12 @@ class SlicerPackagesClient:
                 )
             os.replace(part, dest)
             return DownloadResult(dest, dest.name, done, digest, bool(expected_sha512), resumed)
-        except BaseException:
+        except ChecksumMismatchError:
             part.unlink(missing_ok=True)
+            raise
+        except BaseException:
+            if not (resume and part.exists() and part.stat().st_size > 0):
+                part.unlink(missing_ok=True)
             raise
 
 

@@ -772,7 +772,7 @@ class PackageIndex:
         file_doc = {
             "_id": file_id,
             "_modelType": "file",
-            "assetstoreId": self.assetstore_id,
+            # No assetstoreId: Girder shows it to site admins only, and this server is anonymous.
             "created": normalize_iso(file_over.get("created")) or created,
             "creatorId": creator,
             "exts": file_name.split(".")[1:],

@@ -27,10 +27,9 @@ parameters are ignored, a repeated parameter is a 400 like Girder)::
 
 Deliberate differences from the production server (documented, small):
 
-* ``arch=arm64`` is **accepted** (Slicer on Apple silicon reports it and our own
-  archives may be arm64); any other value outside ``i386, amd64`` gets the exact
-  production 400 message (``Allowed values: i386, amd64.``). Pass
-  ``strict_arch=True`` to reject ``arm64`` too, exactly like production.
+* ``arch=arm64`` is **accepted**, as by plugin 0.11 (Slicer on Apple silicon reports
+  it); other values get its 400 message (``Allowed values: i386, amd64, arm64.``).
+  ``strict_arch=True`` behaves like plugin 0.10 (``Allowed values: i386, amd64.``).
 * An unsatisfiable ``Range`` (or ``offset`` at/after the end) gets a 416 with
   ``Content-Range: bytes */<size>`` (CherryPy's answer) instead of Girder's full body.
 * An unknown but valid application id on ``/release``, ``/draft`` and
@@ -465,7 +464,7 @@ class _Api:
         release_id = p.get("release_id")
         extension_id = p.get("extension_id")
         os_ = _enum_param(p, "os", OS_VALUES)
-        arch = _enum_param(p, "arch", arch_allowed, shown=ARCH_VALUES)
+        arch = _enum_param(p, "arch", arch_allowed)
         app_revision = p.get("app_revision")
         base_name = p.get("baseName")
         q = p.get("q")
@@ -559,7 +558,7 @@ class _Api:
         package_id = p.get("package_id")
         os_ = _enum_param(p, "os", OS_VALUES)
         arch_allowed = ARCH_VALUES if self.server.strict_arch else ARCH_VALUES + EXTRA_ARCH_VALUES
-        arch = _enum_param(p, "arch", arch_allowed, shown=ARCH_VALUES)
+        arch = _enum_param(p, "arch", arch_allowed)
         revision = p.get("revision")
         base_name = p.get("baseName")
         limit, offset, sort, sortdir = _paging(p, "created", -1)
@@ -674,12 +673,9 @@ class _Api:
             raise ApiError('Parameter "type" is required.')
         if kind not in ("item", "file", "folder"):
             raise ApiError(f"Invalid resource type: {kind}.")
-        oid = _require_object_id(id)
-        if kind == "item":
-            return _Json(idx.item(oid))
-        if kind == "file":
-            return _Json(idx.file(oid))
-        return _Json(idx.folder(oid))
+        _require_object_id(id)
+        # Girder requires site-admin access for this route, and this server has no users.
+        raise ApiError("Administrator access required.", status=401, type="access")
 
     def system_version(self, idx: PackageIndex, p: dict[str, str]):
         return _Json({"apiVersion": GIRDER_VERSION, "release": GIRDER_VERSION,
