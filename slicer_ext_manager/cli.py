@@ -450,7 +450,23 @@ def cmd_profile(args: argparse.Namespace) -> int:
     return _report(args, report)
 
 
+def cmd_gui(args: argparse.Namespace) -> int:
+    from .ui.app import cmd_gui as run
+
+    return run(args, manager_from_args(args))
+
+
 Command = Callable[[argparse.Namespace], int]
+
+
+def _add_gui_arguments(parser: argparse.ArgumentParser) -> None:
+    # Kept here (not imported from ui/) so --help never loads Qt widgets.
+    parser.add_argument("--tab", choices=("search", "install", "restore", "installed"), default=None,
+                        help="tab to show first (default: search)")
+    parser.add_argument("--startup-check", action="store_true",
+                        help="first offer to restore the extensions of the previous Slicer version, as at startup")
+    parser.add_argument("--slicer-executable", metavar="PATH", default=None,
+                        help="Slicer to start when the user chooses to restart (otherwise the dialog explains how)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -518,6 +534,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("export", "import"))
     p.add_argument("file", metavar="FILE")
     p.add_argument("--yes", action="store_true", help="with import: install what the profile lists")
+    p = add("gui", cmd_gui, "open the Extensions Manager dialog (Search, Install, Restore, Installed)")
+    _add_gui_arguments(p)
     from .localserver import commands as localserver_commands
 
     localserver_commands.register(add)

@@ -1,0 +1,341 @@
+#!/usr/bin/env python3
+"""Benchmark 2 — install throughput.
+
+Setup: 10 extension packages of 20 MB of incompressible content each (quick: 3 × 1 MB)
+served by the local package server in its own process.
+
+Measured, each repetition from an empty install folder and a cold metadata cache:
+
+* **ours**: ``slicer-ext-manager install Ext00 … Ext09`` as one process (the headline;
+  includes interpreter start-up and the catalog request). The core downloads the next
+  package on a background thread while the current one is verified, extracted and
+  committed (``manager.Prefetcher``);
+* **baseline**: for each package in turn, ``curl -o`` of the same ``/file/{id}/download``
+  URL then ``tar -xzf`` (system tools, sequential);
+* **breakdown**: ``ExtensionsManager.install`` in-process with timers wrapped from outside
+  around the core calls, per thread: the main thread (waiting for the download, inspect,
+  extract, commit = move + ``.s4ext`` + settings, catalog request) and the background
+  threads (download = network + write, sha512, fsync, metadata request; staging cleanup);
+* **what-ifs** (patches applied by this script, never shipped): prefetch disabled (what
+  the prefetch buys), the local server with ``TCP_NODELAY``, and then also no ``fsync`` of
+  the downloaded archive.
+
+Ratios ours / baseline per repetition; the median is compared with the targets
+(≤ 1.10; stretch ≤ 0.85). ``os.sync()`` runs before each timed run (not counted) so dirty
+pages of one run do not slow the next. ``--profile`` adds a cProfile of one in-process run
+(main thread only).
+
+Usage: ``python benchmarks/bench_install.py [--quick] [--reps N] [--count N] [--size-mb N] [--profile]``
+"""
+
+from __future__ import annotations
+
+import contextlib
+import cProfile
+import hashlib
+import io
+import json
+import os
+import pstats
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import common  # noqa: E402
+from benchmarks.common import MB, Report  # noqa: E402
+
+
+# ------------------------------------------------------------------------------------------------
+# timers wrapped around core calls from outside
+
+
+class PhaseTimer:
+    """Exclusive wall time per (thread, phase): a phase nested in another (sha512 inside
+    download) is subtracted from its parent. Threads are grouped by name: ``main``,
+    ``prefetch``, ``staging-cleanup``. ``wrap(owner, attr, phase)`` patches until ``restore()``."""
+
+    def __init__(self) -> None:
+        self.totals: dict[tuple[str, str], float] = defaultdict(float)
+        self._local = threading.local()
+        self._patches: list[tuple[Any, str, Any]] = []
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _group() -> str:
+        name = threading.current_thread().name
+        return "main" if name == "MainThread" else name.rsplit("_", 1)[0]
+
+    def begin(self, phase: str) -> None:
+        stack = self._local.__dict__.setdefault("stack", [])
+        stack.append([phase, time.perf_counter(), 0.0])
+
+    def end(self) -> None:
+        stack = self._local.stack
+        phase, start, children = stack.pop()
+        elapsed = time.perf_counter() - start
+        with self._lock:
+            self.totals[(self._group(), phase)] += elapsed - children
+        if stack:
+            stack[-1][2] += elapsed
+
+    def timed(self, phase: str, func: Callable) -> Callable:
+        def wrapper(*args, **kwargs):
+            self.begin(phase)
+            try:
+                return func(*args, **kwargs)
+            finally:
+                self.end()
+        return wrapper
+
+    def wrap(self, owner: Any, attr: str, phase: str) -> None:
+        original = getattr(owner, attr)
+        self._patches.append((owner, attr, original))
+        setattr(owner, attr, self.timed(phase, original))
+
+    def replace(self, owner: Any, attr: str, value: Any) -> None:
+        self._patches.append((owner, attr, getattr(owner, attr)))
+        setattr(owner, attr, value)
+
+    def restore(self) -> None:
+        for owner, attr, original in reversed(self._patches):
+            setattr(owner, attr, original)
+        self._patches.clear()
+
+
+class _TimedHashlib:
+    """Stands in for the ``hashlib`` module inside ``slicer_ext_manager.server`` so that
+    ``sha512().update`` is timed as its own phase."""
+
+    def __init__(self, timer: PhaseTimer):
+        self._timer = timer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(hashlib, name)
+
+    def sha512(self, *args):
+        timer, hasher = self._timer, hashlib.sha512(*args)
+
+        class Hasher:
+            def update(self, data):
+                timer.begin("sha512")
+                try:
+                    hasher.update(data)
+                finally:
+                    timer.end()
+
+            def hexdigest(self):
+                return hasher.hexdigest()
+
+        return Hasher()
+
+
+def instrument(timer: PhaseTimer) -> None:
+    """Wrap the core calls of an install (see the module docstring)."""
+    from slicer_ext_manager import archive, installer, manager, server
+    from slicer_ext_manager.catalog import CatalogService
+
+    timer.wrap(server.SlicerPackagesClient, "download_file", "download (network + write)")
+    timer.replace(server, "hashlib", _TimedHashlib(timer))
+    timer.wrap(os, "fsync", "fsync")
+    timer.wrap(server.SlicerPackagesClient, "package_file", "metadata request (item files)")
+    timer.wrap(CatalogService, "fetch", "catalog request")
+    timer.wrap(manager._PrefetchSlot, "wait", "waiting for the download")
+    timer.wrap(archive, "inspect_package", "inspect")
+    timer.wrap(archive, "extract_package", "extract")
+    timer.wrap(installer.Installer, "commit", "commit (move, .s4ext, settings)")
+    timer.wrap(installer, "_rmtree", "staging rmtree")
+
+
+@contextlib.contextmanager
+def no_prefetch():
+    """What-if: the core's prefetch disabled (each package downloaded when its job starts)."""
+    from slicer_ext_manager import manager
+
+    original = manager.Prefetcher
+
+    class NoAhead(original):  # type: ignore[misc, valid-type]
+        def start(self, meta, *, ahead=True):
+            return None if ahead else super().start(meta, ahead=False)
+
+    manager.Prefetcher = NoAhead
+    try:
+        yield
+    finally:
+        manager.Prefetcher = original
+
+
+@contextlib.contextmanager
+def no_fsync():
+    """What-if: the client process skips ``os.fsync`` (the downloaded archive is deleted
+    after extraction anyway; the extracted files are not fsynced by the core either)."""
+    original = os.fsync
+    os.fsync = lambda fd: None
+    try:
+        yield
+    finally:
+        os.fsync = original
+
+
+# ------------------------------------------------------------------------------------------------
+# the contenders
+
+
+def run_cli(profile: common.SlicerProfile, names: list[str]) -> float:
+    profile.reset_install()
+    os.sync()
+    seconds, proc = common.run_timed(common.cli_command() + profile.cli_args() + ["--json", "install", *names])
+    installed = json.loads(proc.stdout)["installed"]
+    if sorted(installed) != sorted(names):
+        raise RuntimeError(f"the CLI installed {installed}, expected {names}")
+    return seconds
+
+
+def run_baseline(root: Path, urls: list[str]) -> float:
+    """curl + tar -xzf, one package after the other."""
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "dl").mkdir(parents=True)
+    (root / "out").mkdir()
+    os.sync()
+    start = time.perf_counter()
+    for i, url in enumerate(urls):
+        archive = root / "dl" / f"{i}.tar.gz"
+        subprocess.run(["curl", "-sS", "-f", "-o", str(archive), url], check=True)
+        subprocess.run(["tar", "-xzf", str(archive), "-C", str(root / "out")], check=True)
+    return time.perf_counter() - start
+
+
+def run_inprocess(profile: common.SlicerProfile, names: list[str], timer: PhaseTimer | None = None) -> float:
+    profile.reset_install()
+    manager = profile.manager()
+    os.sync()
+    if timer:
+        instrument(timer)
+    try:
+        start = time.perf_counter()
+        report = manager.install(names)
+        elapsed = time.perf_counter() - start
+    finally:
+        if timer:
+            timer.restore()
+    if not report.ok:
+        raise RuntimeError(f"in-process install failed: {report.to_json()['failed']}")
+    return elapsed
+
+
+def profile_once(profile: common.SlicerProfile, names: list[str]) -> str:
+    profiler = cProfile.Profile()
+    profile.reset_install()
+    manager = profile.manager()
+    profiler.enable()
+    manager.install(names)
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(15)
+    return out.getvalue()
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+def run(args) -> int:
+    report = Report("install", "Install throughput", args.quick)
+    count = args.count or (3 if args.quick else 10)
+    size = int((args.size_mb or (1 if args.quick else 20)) * MB)
+    reps = args.reps or (1 if args.quick else 5)
+    names = [f"Ext{i:02d}" for i in range(count)]
+    have_curl = shutil.which("curl") is not None and shutil.which("tar") is not None
+    if not have_curl and not args.quick:
+        raise SystemExit("bench_install: the baseline needs curl and tar on PATH (only --quick skips it)")
+    total_mb = count * size / MB
+    with common.workdir(args, "install") as root:
+        common.build_packages(root / "packages", names, payload_size=size)
+        with common.LocalServer(root / "packages") as server:
+            profile = common.make_profile(root / "profile", server.url, server.app_id)
+            urls = [server.file_url(n) for n in names]
+            run_cli(profile, names)  # warm-up (byte-code, page cache); not counted
+            ours, base, inproc, sequential, ratios = [], [], [], [], []
+            for rep in range(reps):
+                # Alternate the order so neither side always runs first after the sync.
+                first_ours = rep % 2 == 0
+                if first_ours:
+                    ours.append(run_cli(profile, names))
+                if have_curl:
+                    base.append(run_baseline(root / "baseline", urls))
+                if not first_ours:
+                    ours.append(run_cli(profile, names))
+                if have_curl:
+                    ratios.append(ours[-1] / base[-1])
+                inproc.append(run_inprocess(profile, names))
+                with no_prefetch():
+                    sequential.append(run_inprocess(profile, names))
+            timer = PhaseTimer()
+            breakdown_total = run_inprocess(profile, names, timer)
+            profile_text = profile_once(profile, names) if args.profile else ""
+        with common.LocalServer(root / "packages", nodelay=True) as server:
+            profile = common.make_profile(root / "profile-nodelay", server.url, server.app_id)
+            run_inprocess(profile, names)
+            nodelay, nodelay_nofsync = [], []
+            for _ in range(reps):
+                nodelay.append(run_inprocess(profile, names))
+                with no_fsync():
+                    nodelay_nofsync.append(run_inprocess(profile, names))
+
+    m_ours = common.median(ours)
+    m_base = common.median(base) if base else None
+    report.add("ours_cli", f"ours: slicer-ext-manager install, {count} × {size / MB:g} MB (process)", m_ours, "s",
+               note=f"median of {reps}; {total_mb / m_ours:.0f} MB/s")
+    if have_curl:
+        report.add("baseline", "baseline: curl + tar -xzf, sequential", m_base, "s",
+                   note=f"median of {reps}; {total_mb / m_base:.0f} MB/s")
+        per_run = "per run: " + ", ".join(f"{r:.2f}" for r in ratios)
+        report.add("ratio", "ratio ours (CLI) / baseline, median of per-run ratios", common.median(ratios), "x",
+                   target=("<=", 1.10), note=per_run)
+        report.add("ratio_stretch", "same ratio vs the stretch target", common.median(ratios), "x",
+                   target=("<=", 0.85))
+    else:
+        report.add("baseline", "baseline: curl + tar (not run: curl or tar not found)", None, "s")
+        report.add("ratio", "ratio ours / baseline", None, "x", target=("<=", 1.10))
+        report.note("curl or tar is missing on this machine: the baseline was skipped.")
+    report.add("ours_inprocess", "ours: ExtensionsManager.install in-process", common.median(inproc), "s",
+               note=f"median of {reps}")
+    report.ratio("ratio_inprocess", "in-process: ratio / baseline", common.median(inproc), m_base)
+    report.add("whatif_noprefetch", "what-if: prefetch disabled (in-process)", common.median(sequential), "s",
+               note="benchmark-side patch")
+    main_total = sum(v for (group, _), v in timer.totals.items() if group == "main")
+    phases = dict(timer.totals)
+    phases[("main", "other (plan, lock, settings reads, queue)")] = breakdown_total - main_total
+    for (group, phase), seconds in sorted(phases.items(), key=lambda kv: (kv[0][0] != "main", -kv[1])):
+        share = f"{100 * seconds / breakdown_total:.0f} % of the {breakdown_total:.2f} s wall"
+        report.add(f"phase.{group}.{phase.split(' ')[0]}", f"  breakdown [{group} thread]: {phase}", seconds, "s",
+                   note=share)
+    report.add("whatif_nodelay", "what-if: server with TCP_NODELAY (in-process)", common.median(nodelay), "s",
+               note="benchmark-side patch")
+    report.ratio("ratio_whatif_nodelay", "what-if TCP_NODELAY: ratio / baseline", common.median(nodelay), m_base)
+    report.add("whatif_nodelay_nofsync", "what-if: + no fsync of the downloaded archive (in-process)",
+               common.median(nodelay_nofsync), "s", note="benchmark-side patch")
+    report.ratio("ratio_whatif_nofsync", "what-if TCP_NODELAY + no fsync: ratio / baseline", common.median(nodelay_nofsync), m_base,
+                 target=("<=", 0.85))
+    if profile_text:
+        print(profile_text)
+    return report.finish()
+
+
+def main(argv: list[str] | None = None) -> int:
+    def extra(parser):
+        parser.add_argument("--reps", type=int, help="repetitions (default 5, quick 1)")
+        parser.add_argument("--count", type=int, help="number of packages (default 10, quick 3)")
+        parser.add_argument("--size-mb", type=float, help="payload per package in MB (default 20, quick 1)")
+        parser.add_argument("--profile", action="store_true", help="print a cProfile of one in-process install")
+
+    return run(common.bench_args(__doc__.splitlines()[1], argv, extra))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
