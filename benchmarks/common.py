@@ -27,6 +27,7 @@ import math
 import operator
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -155,7 +156,8 @@ class Report:
 
 
 def machine_info() -> dict[str, Any]:
-    """nproc, CPU model (``/proc/cpuinfo``), memory, OS and Python."""
+    """nproc, CPU model (``/proc/cpuinfo``), memory, OS, Python and the 1-minute load average
+    (other work on the machine skews wall times; it is recorded with every result)."""
     model = platform.processor() or platform.machine()
     mem = None
     with contextlib.suppress(OSError):
@@ -168,8 +170,9 @@ def machine_info() -> dict[str, Any]:
             if line.startswith("MemTotal:"):
                 mem = round(int(line.split()[1]) / 1024 / 1024, 1)
     nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
     return {"nproc": nproc, "cpu": model, "mem_gib": mem, "os": f"{platform.system()} {platform.release()}",
-            "python": platform.python_version()}
+            "python": platform.python_version(), "load1": load}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -597,14 +600,18 @@ def start_girder(data_dir: Path) -> Iterator[tuple[Any, Any]]:
         server.stop()
 
 
-def girder_access_count(server: Any, marker: str = "/api/v1/app/") -> int:
-    """Requests under ``marker`` in the Girder access log (CherryPy logs each one at INFO)."""
+_ACCESS_LINE = re.compile(r'^\S+ - \S+ \[[^]]*\] "[A-Z]+ /api/v1/')
+
+
+def girder_access_count(server: Any) -> int:
+    """API requests the real server has answered so far, from its access log (CherryPy
+    logs one line per request at INFO; count differences around a measurement)."""
     log = Path(server.info.get("log_dir") or server.data_dir / "logs") / "info.log"
     try:
         text = log.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return 0
-    return sum(1 for line in text.splitlines() if f'"GET {marker}' in line)
+    return sum(1 for line in text.splitlines() if _ACCESS_LINE.match(line))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,25 +66,38 @@ class Download:
     metadata: ExtensionMetadata
 
 
+_THREAD_LOCKS: dict[str, threading.Lock] = {}
+_THREAD_LOCKS_GUARD = threading.Lock()
+
+
 class InstallLock:
-    """Only one process changes an install folder at a time."""
+    """Only one process, and one thread of this process, changes an install folder at a time.
+    (A ``QLockFile`` held by our own process is never stale, so threads need their own lock.)"""
 
     def __init__(self, install_path: Path, timeout_ms: int = 60_000):
         install_path.mkdir(parents=True, exist_ok=True)
+        key = str(install_path.resolve())
+        with _THREAD_LOCKS_GUARD:
+            self._thread_lock = _THREAD_LOCKS.setdefault(key, threading.Lock())
         self._lock = QLockFile(str(install_path / ".slicer-ext-manager.lock"))
         self._lock.setStaleLockTime(0)  # stale only if the owning process is gone
         self._timeout = timeout_ms
 
     def __enter__(self) -> "InstallLock":
+        busy = InstallError(
+            "Another program (a second extensions manager, or Slicer) is changing the extensions folder; "
+            "wait for it to finish and try again."
+        )
+        if not self._thread_lock.acquire(timeout=self._timeout / 1000):
+            raise busy
         if not self._lock.tryLock(self._timeout):
-            raise InstallError(
-                "Another program (a second extensions manager, or Slicer) is changing the extensions folder; "
-                "wait for it to finish and try again."
-            )
+            self._thread_lock.release()
+            raise busy
         return self
 
     def __exit__(self, *exc) -> None:
         self._lock.unlock()
+        self._thread_lock.release()
 
 
 class Installer:

@@ -453,22 +453,29 @@ class ExtensionsManager:
         return jobs
 
 
+    def file_jobs(self, paths: list[Path], *, force: bool = False,
+                  with_dependencies: bool = True) -> tuple[list[Job], list[JobResult]]:
+        """Jobs for archives on disk (each preceded by server jobs for its missing
+        dependencies), and a failed result for each archive that cannot be used."""
+        jobs: list[Job] = []
+        failures: list[JobResult] = []
+        for path in paths:
+            path = Path(path)
+            try:
+                new = self._file_job(path, force=force, with_dependencies=with_dependencies, listener=None)
+            except ExtensionManagerError as exc:
+                failures.append(JobResult(path.name, Outcome.FAILED, str(exc)))
+                continue
+            known = {j.name for j in jobs}
+            jobs += [j for j in new if j.name not in known]
+        return jobs, failures
+
     def install_files(self, paths: list[Path], *, force: bool = False,
                       with_dependencies: bool = True, listener: Listener | None = None,
                       queue: InstallQueue | None = None) -> OperationReport:
         """Install extension archives from disk (several at once)."""
-        jobs: list[Job] = []
-        results: list[JobResult] = []
+        jobs, results = self.file_jobs(paths, force=force, with_dependencies=with_dependencies)
         warnings: list[str] = []
-        for path in paths:
-            path = Path(path)
-            try:
-                new = self._file_job(path, force=force, with_dependencies=with_dependencies, listener=listener)
-            except ExtensionManagerError as exc:
-                results.append(JobResult(path.name, Outcome.FAILED, str(exc)))
-                continue
-            known = {j.name for j in jobs}
-            jobs += [j for j in new if j.name not in known]
         if jobs:
             results += self.run_jobs(jobs, listener=listener, queue=queue)
         for r in results:

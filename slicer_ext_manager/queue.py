@@ -166,9 +166,12 @@ class InstallQueue:
     def add(self, job: Job) -> int:
         job_id = next(self._ids)
         job = Job(job.name, job.action, job.description, job.depends_on, job.requested, job_id)
+        token = CancelToken()
+        if self._all.cancelled:  # "cancel all" also covers jobs added afterwards
+            token.cancel()
         with self._lock:
             self._jobs.append(job)
-            self._tokens[job_id] = CancelToken()
+            self._tokens[job_id] = token
         return job_id
 
     def extend(self, jobs: Iterable[Job]) -> list[int]:

@@ -32,7 +32,7 @@ def _application(offscreen: bool = False) -> tuple[QApplication, bool]:
     app = QApplication(argv)
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName(APP_NAME)
-    app.setDesktopFileName("slicer-ext-manager")
+    app.setDesktopFileName("org.slicer_ext_manager.SlicerExtManager")
     return app, True
 
 

@@ -53,8 +53,12 @@ def _colors(option: QStyleOptionViewItem) -> tuple[QColor, QColor, QPalette.Colo
         text = pal.color(group, QPalette.ColorRole.HighlightedText)
         back = pal.color(group, QPalette.ColorRole.Highlight)
     else:
-        text = pal.color(group, QPalette.ColorRole.Text)
         back = pal.color(group, QPalette.ColorRole.Base)
+        if enabled:
+            text = pal.color(group, QPalette.ColorRole.Text)
+        else:
+            # The palette's disabled text is often too faint to read: dim the normal text instead.
+            text = _mix(pal.color(QPalette.ColorGroup.Normal, QPalette.ColorRole.Text), back, 0.45)
     return text, _mix(text, back, 0.38), group
 
 
@@ -125,7 +129,9 @@ class ExtensionDelegate(QStyledItemDelegate):
         bold.setBold(True)
         bfm = QFontMetrics(bold)
         fm = QFontMetrics(option.font)
-        y = rect.top() + max(0, (rect.height() - (bfm.height() + 2 * fm.height() + 4)) // 2)
+        description = index.data(DESCRIPTION_ROLE) or ""
+        lines_height = bfm.height() + (2 * fm.height() + 4 if description else fm.height() + 2)
+        y = rect.top() + max(0, (rect.height() - lines_height) // 2)
 
         # Line 1: name (bold) + category at the right.
         category = row.category
@@ -147,13 +153,13 @@ class ExtensionDelegate(QStyledItemDelegate):
                              fm.elidedText(category, Qt.TextElideMode.ElideLeft, cat_width))
         y += bfm.height() + 2
 
-        # Line 2: description, elided to one line.
+        # Line 2: description, elided to one line (none: name and state are centred).
         painter.setFont(option.font)
-        painter.setPen(text if not dimmed else secondary)
-        description = index.data(DESCRIPTION_ROLE) or ""
-        painter.drawText(QRect(x, y, width, fm.height()), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         fm.elidedText(description, Qt.TextElideMode.ElideRight, width))
-        y += fm.height() + 2
+        if description:
+            painter.setPen(text if not dimmed else secondary)
+            painter.drawText(QRect(x, y, width, fm.height()), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                             fm.elidedText(description, Qt.TextElideMode.ElideRight, width))
+            y += fm.height() + 2
 
         # Line 3: state.
         painter.setPen(_state_color(row.state.value, secondary, option))

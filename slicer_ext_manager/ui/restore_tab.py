@@ -131,11 +131,12 @@ class RestoreTab(QWidget):
                                 "listed here.")
             self._show_empty("No extensions from previous Slicer versions and no bookmarks were found.")
         else:
-            previous = f" (the previous version is r{plan.previous_revision})" if plan.previous_revision else ""
-            self.header.setText(
-                f"{len(plan.candidates)} extension{'s' if len(plan.candidates) != 1 else ''} used in previous "
-                f"Slicer versions or bookmarked{previous}; {len(selectable)} can be installed in this Slicer "
-                f"(r{plan.revision}). Those of the previous version are preselected.")
+            n = len(plan.candidates)
+            text = (f"{n} extension{'s' if n != 1 else ''} from previous Slicer versions and bookmarks; "
+                    f"{len(selectable)} can be installed in this Slicer (r{plan.revision}).")
+            if plan.previous_revision:
+                text += f" Those used in r{plan.previous_revision} and the bookmarks are preselected."
+            self.header.setText(text)
             self.stack.setCurrentWidget(self.view)
         self.note.setText(plan.catalog_note)
         self.note.setVisible(bool(plan.catalog_note))

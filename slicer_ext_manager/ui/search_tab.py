@@ -6,7 +6,7 @@ import html
 from typing import Callable
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QKeySequence, QShortcut
+from PySide6.QtGui import QDesktopServices, QKeySequence, QShortcut, QTextDocument
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -31,12 +31,20 @@ def _link(url: str, text: str | None = None) -> str:
     return f'<a href="{html.escape(url, quote=True)}">{html.escape(text or url)}</a>'
 
 
-def details_html(row: ExtensionRow, app_revision: str) -> str:
+ICON_URL = "icon://current"
+
+
+def details_html(row: ExtensionRow, app_revision: str, *, icon_url: str = "") -> str:
     """The details pane's rich text (links open in the browser)."""
     esc = html.escape
-    parts = [f"<h2 style='margin-bottom:2px'>{esc(row.name)}</h2>"]
+    title = f"<h2 style='margin:0'>{esc(row.name)}</h2>"
     if row.category:
-        parts.append(f"<p style='margin-top:0'>{esc(row.category)}</p>")
+        title += f"<div>{esc(row.category)}</div>"
+    if icon_url:
+        parts = [f"<table cellspacing='0' cellpadding='0'><tr><td valign='middle' style='padding-right:10px'>"
+                 f"<img src='{icon_url}' width='64' height='64'></td><td valign='middle'>{title}</td></tr></table>"]
+    else:
+        parts = [title]
     state_colour = "#bd8530" if row.state.is_warning else None
     state = esc(row.state_text)
     parts.append(f"<p><b>{f'<span style=color:{state_colour}>{state}</span>' if state_colour else state}</b></p>")
@@ -51,8 +59,9 @@ def details_html(row: ExtensionRow, app_revision: str) -> str:
         rows.append(("Dependencies", esc(", ".join(row.depends))))
     if row.in_catalog:
         rows.append(("Revision", esc(version_text(row.revision, row.updated))))
-    if row.installed:
-        rows.append(("Installed", esc(version_text(row.installed_revision, row.installed_updated))))
+    installed_text = version_text(row.installed_revision, row.installed_updated)
+    if row.installed and (not row.in_catalog or installed_text != version_text(row.revision, row.updated)):
+        rows.append(("Installed", esc(installed_text)))
     if row.changelog_url:
         rows.append(("Change log", _link(row.changelog_url, "Change log...")))
     if row.scmurl:
@@ -126,9 +135,7 @@ class SearchTab(QWidget):
         self.list_stack.addWidget(self.view)
         self.list_stack.addWidget(self.empty_label)
 
-        # Details pane.
-        self.icon_label = QLabel(self)
-        self.icon_label.setFixedSize(64, 64)
+        # Details pane (the icon is part of the document).
         self.details = QTextBrowser(self)
         self.details.setObjectName("details")
         self.details.setAccessibleName("Extension details")
@@ -147,10 +154,6 @@ class SearchTab(QWidget):
         details_box = QWidget(self)
         dl = QVBoxLayout(details_box)
         dl.setContentsMargins(8, 0, 0, 0)
-        top = QHBoxLayout()
-        top.addWidget(self.icon_label, 0, Qt.AlignmentFlag.AlignTop)
-        top.addStretch(1)
-        dl.addLayout(top)
         dl.addWidget(self.details, 1)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
@@ -294,7 +297,7 @@ class SearchTab(QWidget):
                 first = index
         if first is not None:
             sm.setCurrentIndex(first, QItemSelectionModel.SelectionFlag.NoUpdate)
-            self.view.scrollTo(first)
+            self.view.scrollTo(first, QAbstractItemView.ScrollHint.PositionAtCenter)
 
     def _installable(self) -> list[str]:
         return [r.name for r in self.selected_rows() if r.installable and not self._is_queued(r.name)]
@@ -306,10 +309,8 @@ class SearchTab(QWidget):
             self.details.setHtml(
                 "<p style='color:gray'>Select an extension to see its description, homepage, "
                 "contributors and dependencies.</p>" if self.model.rowCount() else "")
-            self.icon_label.clear()
         else:
-            self.details.setHtml(details_html(row, self._app_revision))
-            self._show_icon(row)
+            self._show_details(row)
         installable = self._installable()
         self.add_button.setEnabled(bool(installable))
         self.install_button.setEnabled(bool(installable))
@@ -328,12 +329,16 @@ class SearchTab(QWidget):
     def refresh_buttons(self) -> None:
         self._selection_changed()
 
-    def _show_icon(self, row: ExtensionRow | None) -> None:
-        if row is None:
-            return
+    def _show_details(self, row: ExtensionRow) -> None:
         icon = self._icons.icon(row.iconurl, row.icon_file)
-        dpr = self.devicePixelRatioF()
-        self.icon_label.setPixmap(icon.pixmap(QSize(64, 64), dpr))
+        dpr = max(1.0, self.devicePixelRatioF())
+        image = icon.pixmap(QSize(64, 64), dpr).toImage()
+        self.details.document().addResource(QTextDocument.ResourceType.ImageResource, QUrl(ICON_URL), image)
+        self.details.setHtml(details_html(row, self._app_revision, icon_url=ICON_URL))
+
+    def _show_icon(self, row: ExtensionRow | None) -> None:
+        if row is not None and self.view.selectionModel().hasSelection():
+            self._show_details(row)
 
     def _open_link(self, url: QUrl) -> None:
         QDesktopServices.openUrl(url)

@@ -375,11 +375,10 @@ class _EventRelay(QObject):
 
 def _file_jobs(manager, path: Path) -> list[Job]:
     """Jobs installing one archive (preceded by its dependencies from the server)."""
-    public = getattr(manager, "file_jobs", None)
-    if callable(public):
-        return list(public([path]))
-    # Workaround until the core exposes it publicly (see the UI's notes for the core).
-    return list(manager._file_job(Path(path), force=False, with_dependencies=True, listener=None))
+    jobs, failures = manager.file_jobs([Path(path)])
+    if failures:
+        raise ExtensionManagerError(failures[0].message)
+    return list(jobs)
 
 
 class ExtensionsService(QObject):
