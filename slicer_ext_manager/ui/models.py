@@ -7,6 +7,8 @@ catalog stays smooth with thousands of entries.
 
 from __future__ import annotations
 
+from ..progress import human_size
+
 import dataclasses
 import enum
 import re
@@ -483,15 +485,6 @@ _PHASE_TEXT = {
 }
 
 
-def human_size(n: int | None) -> str:
-    if n is None:
-        return "?"
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
 
 
 @dataclass
