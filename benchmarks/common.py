@@ -13,6 +13,10 @@
 * :func:`start_girder` — the real Slicer Package Manager server (``tests/girder``) when its
   virtualenv exists.
 * :func:`run_timed` / :func:`run_peak_rss` — subprocess wall time and peak RSS.
+* :func:`synthetic_catalog` / :func:`write_catalog_cache` — a big catalog as Slicer's
+  metadata cache, without building thousands of archives.
+* :func:`qt_app` / :func:`process_until` / :func:`paint_spy` — offscreen Qt: the
+  application, waiting while events are processed, and timestamps of paint events.
 
 Run as a script only to host the local server: ``python benchmarks/common.py serve DIR``.
 """
@@ -34,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -75,7 +79,8 @@ _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge
 
 @dataclass
 class Figure:
-    """One measured number. ``target`` is ``(op, limit)``; ``status`` pass/miss/info/not-run."""
+    """One measured number. ``target`` is the target as text (``"< 0.500 s"``); ``status`` is
+    pass/miss (checked against it), info (no target) or not-run (a prerequisite is missing)."""
 
     key: str
     label: str
@@ -566,9 +571,12 @@ def paint_spy(widget, condition=None, callback=None):
 
 
 def ui_available() -> str:
-    """"" when ``slicer_ext_manager.ui`` (dialog and widget) imports, else why not."""
+    """Why ``slicer_ext_manager.ui`` (dialog and widget) cannot be imported; empty when it can."""
+    import importlib
+
     try:
-        from slicer_ext_manager.ui import dialog, widget  # noqa: F401
+        for module in ("slicer_ext_manager.ui.dialog", "slicer_ext_manager.ui.widget"):
+            importlib.import_module(module)
     except Exception as exc:  # noqa: BLE001 - any import failure means "not available"
         return f"{type(exc).__name__}: {exc}"
     return ""

@@ -119,9 +119,11 @@ class CatalogService:
             if self._catalog is not None:
                 return self._catalog
             cached = self.cache.load()
-            if self.cache.is_fresh(cached):
-                self._catalog = self.cached()
-                return self._catalog  # type: ignore[return-value]
+            if cached is not None and self.cache.is_fresh(cached):
+                ctx = self.context
+                self._catalog = Catalog(ctx.revision, ctx.os, ctx.arch, ctx.server_url, cached.extensions,
+                                        cached.updated, True)
+                return self._catalog
         try:
             return self.fetch()
         except (ServerUnreachableError, MalformedResponseError, HTTPStatusError) as exc:

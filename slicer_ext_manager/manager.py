@@ -375,8 +375,9 @@ class ExtensionsManager:
                    requested=plan is None or meta.name in plan.requested)
 
     def _download(self, meta: ExtensionMetadata, folder: Path, cancel, progress) -> DownloadResult:
+        # Not fsynced: the package is extracted at once and deleted; after a crash it is fetched again.
         return self.client.download_package(meta.extension_id, folder, name=meta.name, sha512=meta.sha512,
-                                            progress=progress, cancel=cancel)
+                                            progress=progress, cancel=cancel, durable=False)
 
     def install_jobs(self, plan: InstallPlan) -> list[Job]:
         """One job per extension of the plan, dependencies first. When run with

@@ -319,6 +319,7 @@ class SlicerPackagesClient:
         progress: ProgressCallback | None = None,
         cancel: CancelCheck | None = None,
         file_record: Mapping[str, Any] | None = None,
+        durable: bool = True,
     ) -> DownloadResult:
         """Download the package file of extension item ``item_id`` into ``destination_dir``.
 
@@ -332,7 +333,7 @@ class SlicerPackagesClient:
         expected = (sha512 or str(record.get("sha512") or "")).lower()
         dest = Path(destination_dir) / file_name
         return self.download_file(file_id, dest, expected_sha512=expected, expected_size=record.get("size"),
-                                  progress=progress, cancel=cancel, label=name or file_name)
+                                  progress=progress, cancel=cancel, label=name or file_name, durable=durable)
 
     def download_file(
         self,
@@ -345,11 +346,14 @@ class SlicerPackagesClient:
         cancel: CancelCheck | None = None,
         label: str = "",
         resume: bool = False,
+        durable: bool = True,
     ) -> DownloadResult:
         """Stream ``GET /file/{file_id}/download`` to ``destination`` (via ``<destination>.part``).
 
         ``resume``: continue a ``.part`` left by an earlier, interrupted run (with
         ``Range``), and keep the ``.part`` when this run is interrupted too.
+        ``durable``: fsync before the rename (off for packages extracted right away
+        and deleted: a crash then simply repeats the download).
         """
         self._authenticate()
         dest = Path(destination)
@@ -428,7 +432,8 @@ class SlicerPackagesClient:
                         continue
                     break
                 out.flush()
-                os.fsync(out.fileno())
+                if durable:
+                    os.fsync(out.fileno())
             digest = hasher.hexdigest()
             if expected_sha512 and digest != expected_sha512:
                 raise ChecksumMismatchError(
