@@ -268,35 +268,11 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
     add_demo_arguments(add("demo", cmd_demo, DEMO_HELP))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """A stand-alone parser with the three commands (``python -m slicer_ext_manager.localserver.commands``)."""
-    parser = argparse.ArgumentParser(prog="slicer-ext-manager", description="Local Slicer extensions server tools.")
-    parser.add_argument("--json", action="store_true", default=False, help="print machine-readable JSON on stdout")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
-
-    def add(name: str, func: Command, help_text: str, skip: tuple[str, ...] = ()) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        _add_json(p)
-        p.set_defaults(func=func)
-        return p
-
-    register(add)
-    return parser
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    from ..errors import ExtensionManagerError
+    """``python -m slicer_ext_manager.localserver.commands``: the full ``slicer-ext-manager`` CLI."""
+    from ..cli import main as cli_main
 
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args) or EXIT_OK)
-    except ExtensionManagerError as exc:
-        sys.stderr.write(f"slicer-ext-manager: {exc}\n")
-        return EXIT_FAILURE
-    except KeyboardInterrupt:
-        sys.stderr.write("slicer-ext-manager: interrupted.\n")
-        return 130
+    return cli_main(argv)
 
 
 if __name__ == "__main__":  # pragma: no cover
