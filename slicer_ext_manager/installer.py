@@ -24,9 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QLockFile
-
-from . import archive, s4ext
+from . import archive, qtbinding, s4ext
 from .context import AppContext
 from .errors import ArchiveError, InstallError
 from .history import ExtensionsHistory
@@ -79,8 +77,8 @@ class InstallLock:
         key = str(install_path.resolve())
         with _THREAD_LOCKS_GUARD:
             self._thread_lock = _THREAD_LOCKS.setdefault(key, threading.Lock())
-        self._lock = QLockFile(str(install_path / ".slicer-ext-manager.lock"))
-        self._lock.setStaleLockTime(0)  # stale only if the owning process is gone
+        # Stale only if the owning process is gone.
+        self._lock = qtbinding.FileLock(str(install_path / ".slicer-ext-manager.lock"), 0)
         self._timeout = timeout_ms
 
     def __enter__(self) -> "InstallLock":
@@ -90,7 +88,7 @@ class InstallLock:
         )
         if not self._thread_lock.acquire(timeout=self._timeout / 1000):
             raise busy
-        if not self._lock.tryLock(self._timeout):
+        if not self._lock.try_lock(self._timeout):
             self._thread_lock.release()
             raise busy
         return self

@@ -24,10 +24,10 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator, Mapping
 
-from PySide6.QtCore import QLockFile, QSettings
-
+from . import qtbinding
 from .errors import SettingsError
 from .fileutil import atomic_write_bytes
+from .qtbinding import SettingsStatus
 
 #: How long to wait for another process holding the settings lock (ms).
 LOCK_TIMEOUT_MS = 30_000
@@ -191,11 +191,11 @@ _REMOVED = object()
 class SettingsReader:
     """Typed read access to one opened ``QSettings``."""
 
-    def __init__(self, qsettings: QSettings):
+    def __init__(self, qsettings: Any):
         self.qsettings = qsettings
 
     def _raw(self, key: str) -> Any:
-        return self.qsettings.value(key, None)
+        return qtbinding.read_value(self.qsettings, key)
 
     def contains(self, key: str) -> bool:
         return self._raw(key) is not None or bool(self.qsettings.contains(key))
@@ -241,9 +241,9 @@ class SettingsReader:
             items = []
             for i in range(size):
                 self.qsettings.setArrayIndex(i)
-                value = self.qsettings.value(field, None)
+                value = qtbinding.read_value(self.qsettings, field)
                 if value is not None:
-                    items.append(str(value) if not isinstance(value, list) else ", ".join(value))
+                    items.append(", ".join(value) if isinstance(value, list) else str(value))
             return items
         finally:
             self.qsettings.endArray()
@@ -251,7 +251,7 @@ class SettingsReader:
     def child_keys(self, group: str) -> list[str]:
         self.qsettings.beginGroup(group)
         try:
-            return list(self.qsettings.childKeys())
+            return qtbinding.child_keys(self.qsettings)
         finally:
             self.qsettings.endGroup()
 
@@ -265,7 +265,7 @@ class SettingsEditor(SettingsReader):
     save half of it.
     """
 
-    def __init__(self, qsettings: QSettings):
+    def __init__(self, qsettings: Any):
         super().__init__(qsettings)
         self._values: dict[str, Any] = {}
         self._arrays: dict[tuple[str, str], list[str]] = {}
@@ -304,8 +304,7 @@ class SettingsEditor(SettingsReader):
         self._journal.append(("set", (key, value)))
 
     def set_string_list(self, key: str, values: list[str] | tuple[str, ...]) -> None:
-        # PySide6 writes a Python list exactly like a C++ QStringList
-        # (one item: plain string; none: @Invalid()).
+        # Written like a C++ QStringList (one item: plain string; none: @Invalid()).
         self.set_value(key, [str(v) for v in values])
 
     def set_variant_map(self, key: str, mapping: Mapping[str, Any]) -> None:
@@ -329,7 +328,7 @@ class SettingsEditor(SettingsReader):
         qs = self.qsettings
         for op, params in self._journal:
             if op == "set":
-                qs.setValue(*params)
+                qtbinding.write_value(qs, *params)
             elif op == "remove":
                 qs.remove(params[0])
             else:
@@ -338,16 +337,23 @@ class SettingsEditor(SettingsReader):
                 qs.beginWriteArray(name, len(values))
                 for i, value in enumerate(values):
                     qs.setArrayIndex(i)
-                    qs.setValue(field, value)
+                    qtbinding.write_value(qs, field, value)
                 qs.endArray()
 
 
 class SettingsFile:
-    """One Slicer INI file, addressed by path."""
+    """One Slicer INI file, addressed by path.
 
-    def __init__(self, path: str | os.PathLike[str], *, slicer_home: str | os.PathLike[str] | None = None):
+    ``qsettings``: a settings object the host already holds for this file (inside Slicer,
+    ``slicer.app.userSettings()`` / ``revisionUserSettings()``); it is used for every read
+    and write instead of a fresh one, so the host's in-process view never goes stale.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, slicer_home: str | os.PathLike[str] | None = None,
+                 qsettings: Any = None):
         self.path = Path(path)
         self.slicer_home = Path(slicer_home) if slicer_home else None
+        self.host_settings = qsettings
 
     def __repr__(self) -> str:
         return f"SettingsFile({str(self.path)!r})"
@@ -355,13 +361,15 @@ class SettingsFile:
     def exists(self) -> bool:
         return self.path.is_file()
 
-    def _open(self) -> QSettings:
-        return QSettings(str(self.path), QSettings.Format.IniFormat)
+    def _open(self) -> Any:
+        if self.host_settings is not None:
+            return self.host_settings
+        return qtbinding.open_ini(str(self.path))
 
     def read(self) -> SettingsReader:
         """A reader over the file as it is now (a fresh ``QSettings``)."""
         qs = self._open()
-        if qs.status() == QSettings.Status.FormatError or _has_format_error(self.path):
+        if qtbinding.status(qs) == SettingsStatus.FORMAT_ERROR or _has_format_error(self.path):
             raise SettingsError(
                 f"The settings file {self.path} is not a valid INI file; fix or remove it and try again."
             )
@@ -410,6 +418,12 @@ class SettingsFile:
                 f"The settings file {self.path} cannot be created because {folder} is not writable."
             )
 
+    def _invalid(self) -> SettingsError:
+        return SettingsError(
+            f"The settings file {self.path} is not a valid INI file, so it was not changed; "
+            "fix or remove it and try again."
+        )
+
     @contextmanager
     def edit(self) -> Iterator[SettingsEditor]:
         """Read-modify-write under an inter-process lock; saved when the block ends without error.
@@ -418,56 +432,49 @@ class SettingsFile:
         """
         self.check_writable()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock = QLockFile(str(self.path) + ".slicer-ext-manager.lock")
-        lock.setStaleLockTime(STALE_LOCK_MS)
-        if not lock.tryLock(LOCK_TIMEOUT_MS):
+        lock = qtbinding.FileLock(str(self.path) + ".slicer-ext-manager.lock", STALE_LOCK_MS)
+        if not lock.try_lock(LOCK_TIMEOUT_MS):
             raise SettingsError(
                 f"Another program is writing {self.path} and did not finish within "
                 f"{LOCK_TIMEOUT_MS // 1000} s; close it and try again."
             )
         try:
             qs = self._open()
-            if qs.status() == QSettings.Status.NoError:
+            if qtbinding.status(qs) == SettingsStatus.OK:
                 qs.sync()  # pick up changes made by others since Qt's per-process cache was filled
-            if qs.status() == QSettings.Status.FormatError or _has_format_error(self.path):
-                raise SettingsError(
-                    f"The settings file {self.path} is not a valid INI file, so it was not changed; "
-                    "fix or remove it and try again."
-                )
+            if qtbinding.status(qs) == SettingsStatus.FORMAT_ERROR or _has_format_error(self.path):
+                raise self._invalid()
             editor = SettingsEditor(qs)
             yield editor
             if not editor.changed:
                 return
             editor.apply()
             qs.sync()
-            if qs.status() == QSettings.Status.FormatError:
-                # Qt refuses to save over a file it could not parse: good, but say so.
+            result = qtbinding.status(qs)
+            if result == SettingsStatus.FORMAT_ERROR:
+                raise self._invalid()  # Qt refuses to save over a file it could not parse: say so
+            if result != SettingsStatus.OK:
                 raise SettingsError(
-                    f"The settings file {self.path} is not a valid INI file, so it was not changed; "
-                    "fix or remove it and try again."
-                )
-            if qs.status() != QSettings.Status.NoError:
-                raise SettingsError(
-                    f"Could not save {self.path} ({qs.status().name}); check that the disk is not full "
+                    f"Could not save {self.path} ({result.value}); check that the disk is not full "
                     "and the file is writable."
                 )
             del editor, qs
-            self._qt5_escape_in_place()
+            if not qtbinding.binding().writes_qt5_escapes:
+                self._qt5_escape_in_place()
         finally:
             lock.unlock()
 
     def _qt5_escape_in_place(self) -> None:
-        """Re-escape non-ASCII values for Qt 5 readers, under Qt's own lock so a running
-        Slicer cannot interleave a write."""
+        """Re-escape non-ASCII values for Qt 5 readers (Qt 6 writes UTF-8), under Qt's own
+        lock so a running Slicer cannot interleave a write."""
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
             return
         if raw.isascii():
             return
-        qt_lock = QLockFile(str(self.path) + ".lock")
-        qt_lock.setStaleLockTime(STALE_LOCK_MS)
-        if not qt_lock.tryLock(LOCK_TIMEOUT_MS):
+        qt_lock = qtbinding.FileLock(str(self.path) + ".lock", STALE_LOCK_MS)
+        if not qt_lock.try_lock(LOCK_TIMEOUT_MS):
             return  # the file stays valid UTF-8 for Qt 6; a Qt 5 reader may misread non-ASCII only
         try:
             raw = self.path.read_bytes()
