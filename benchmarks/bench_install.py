@@ -138,15 +138,15 @@ class _TimedHashlib:
 
 def instrument(timer: PhaseTimer) -> None:
     """Wrap the core calls of an install (see the module docstring)."""
-    from slicer_ext_manager import archive, installer, manager, server
+    from slicer_ext_manager import archive, download, installer, installs, server
     from slicer_ext_manager.catalog import CatalogService
 
     timer.wrap(server.SlicerPackagesClient, "download_file", "download (network + write)")
-    timer.replace(server, "hashlib", _TimedHashlib(timer))
+    timer.replace(download, "hashlib", _TimedHashlib(timer))
     timer.wrap(os, "fsync", "fsync")
     timer.wrap(server.SlicerPackagesClient, "package_file", "metadata request (item files)")
     timer.wrap(CatalogService, "fetch", "catalog request")
-    timer.wrap(manager._PrefetchSlot, "wait", "waiting for the download")
+    timer.wrap(installs._Slot, "wait", "waiting for the download")
     timer.wrap(archive, "inspect_package", "inspect")
     timer.wrap(archive, "extract_package", "extract")
     timer.wrap(installer.Installer, "commit", "commit (move, .s4ext, settings)")

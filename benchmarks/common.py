@@ -506,7 +506,7 @@ def write_catalog_cache(profile: SlicerProfile, items: list[dict]) -> int:
     from slicer_ext_manager.catalog import catalog_from_items
 
     context = profile.context()
-    extensions = catalog_from_items(items, context)
+    extensions = catalog_from_items(items)
     MetadataCache(context).save(extensions)
     return len(extensions)
 

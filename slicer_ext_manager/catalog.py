@@ -1,27 +1,51 @@
-"""The catalog: every extension the server has for this Slicer build, from one
-request (or none when the cache is fresh), with an offline fallback to the cache."""
+"""The catalog: every extension the server has for one Slicer build, from one request
+(or none when the cache is fresh), with an offline fallback to the cache of that
+same build; and the one search matcher every face uses."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Any, Iterable, Mapping, Sequence
 
-from .cache import MetadataCache, utc_now
-from .context import AppContext
+from .cache import CatalogKey, MetadataCache, utc_now
 from .errors import HTTPStatusError, MalformedResponseError, ServerError, ServerUnreachableError, UnknownExtensionError
 from .metadata import ExtensionMetadata
+from .network import ServerOptions
 from .server import SlicerPackagesClient, iter_unique_newest
+
+# -- search ------------------------------------------------------------------------------------------
+
+
+def query_words(query: str) -> tuple[str, ...]:
+    """A search query as lower-case words (every word must match, in any order)."""
+    return tuple(query.lower().split())
+
+
+def text_matches(words: Sequence[str], search_text: str) -> bool:
+    """``words`` (from :func:`query_words`) against a precomputed lower-case search text."""
+    return all(word in search_text for word in words)
+
+
+def matches(query: str, extension: ExtensionMetadata) -> bool:
+    """Does ``extension`` match ``query``? Every word of the query, case-insensitively, in its
+    name, description, category or keywords (:attr:`ExtensionMetadata.search_text`)."""
+    return text_matches(query_words(query), extension.search_text)
+
+
+def category_matches(category: str, wanted: str | None) -> bool:
+    """The same category or a sub-category (``A.B`` is in ``A``); no wanted category: all."""
+    return not wanted or category == wanted or category.startswith(wanted + ".")
+
+
+# -- the catalog --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Catalog:
-    """Compatible extensions for one revision/os/arch, keyed by name."""
+    """Compatible extensions for one build, keyed by name."""
 
-    revision: str
-    os: str
-    arch: str
-    server_url: str
+    key: CatalogKey
     extensions: dict[str, ExtensionMetadata] = field(default_factory=dict)
     #: When the server was last asked (from the cache's time when offline).
     updated: dt.datetime | None = None
@@ -29,6 +53,22 @@ class Catalog:
     from_cache: bool = False
     #: Set when the server could not be reached and the cache was used instead.
     offline_reason: str = ""
+
+    @property
+    def revision(self) -> str:
+        return self.key.revision
+
+    @property
+    def os(self) -> str:
+        return self.key.os
+
+    @property
+    def arch(self) -> str:
+        return self.key.arch
+
+    @property
+    def server_url(self) -> str:
+        return self.key.server_url
 
     @property
     def is_empty(self) -> bool:
@@ -63,79 +103,84 @@ class Catalog:
         return sorted({m.category for m in self.extensions.values() if m.category}, key=str.lower)
 
     def search(self, text: str = "", category: str | None = None) -> list[ExtensionMetadata]:
-        """Case-insensitive match on name, description, category and keywords."""
-        needle = text.strip().lower()
-        out = []
-        for name in self.names():
-            m = self.extensions[name]
-            if category and m.category != category and not m.category.startswith(category + "."):
-                continue
-            haystack = " ".join((m.name, m.description, m.category, " ".join(m.keywords))).lower()
-            if needle and needle not in haystack:
-                continue
-            out.append(m)
-        return out
+        """Extensions :func:`matches` ``text`` and in ``category``, by name."""
+        words = query_words(text)
+        return [m for m in (self.extensions[n] for n in self.names())
+                if category_matches(m.category, category) and text_matches(words, m.search_text)]
 
 
-def catalog_from_cache(context: AppContext, cache: MetadataCache) -> Catalog | None:
-    """The cached catalog whatever its age (no request), or None."""
-    cached = cache.load()
-    if cached is None:
-        return None
-    return Catalog(context.revision, context.os, context.arch, context.server_url, cached.extensions,
-                   cached.updated, True)
-
-
-def catalog_from_items(items: Iterable[dict], context: AppContext) -> dict[str, ExtensionMetadata]:
+def catalog_from_items(items: Iterable[Mapping[str, Any]]) -> dict[str, ExtensionMetadata]:
     return {name: ExtensionMetadata.from_server_item(item) for name, item in iter_unique_newest(items).items()}
+
+
+def _fallback_worthy(exc: ServerError) -> bool:
+    """Errors after which the cached catalog is shown (offline), not raised."""
+    if isinstance(exc, HTTPStatusError):
+        return exc.status >= 500 or exc.status == 404
+    return isinstance(exc, (ServerUnreachableError, MalformedResponseError))
+
+
+def _with_note(exc: ServerError, note: str) -> ServerError:
+    """The same error, its sentence followed by ``note``."""
+    text = f"{exc} {note}"
+    if isinstance(exc, HTTPStatusError):
+        return HTTPStatusError(text, exc.status, exc.server_message)
+    return type(exc)(text)
 
 
 class CatalogService:
     """Fetches and caches the catalog for one context."""
 
-    def __init__(self, context: AppContext, client: SlicerPackagesClient, cache: MetadataCache | None = None):
+    def __init__(self, context: Any, client: SlicerPackagesClient, cache: MetadataCache | None = None):
         self.context = context
         self.client = client
         self.cache = cache or MetadataCache(context)
         self._catalog: Catalog | None = None
 
-    def fetch(self) -> Catalog:
+    @property
+    def key(self) -> CatalogKey:
+        return CatalogKey(self.client.server_url, self.client.app_id, self.context.revision,
+                          self.context.os, self.context.arch)
+
+    def fetch(self, options: ServerOptions | None = None) -> Catalog:
         """Ask the server now (one request) and refresh the cache."""
-        ctx = self.context
-        items = self.client.extension_items(ctx.revision, ctx.os, ctx.arch, limit=0)
-        extensions = catalog_from_items(items, ctx)
+        key = self.key
+        items = self.client.extension_items(key.revision, key.os, key.arch, limit=0, options=options)
+        extensions = catalog_from_items(items)
         now = utc_now()
-        self.cache.save(extensions, now)
-        self._catalog = Catalog(ctx.revision, ctx.os, ctx.arch, ctx.server_url, extensions, now)
+        self.cache.save(extensions, now, key)
+        self._catalog = Catalog(key, extensions, now)
         return self._catalog
 
     def cached(self) -> Catalog | None:
-        return catalog_from_cache(self.context, self.cache)
+        """The cached catalog of this build whatever its age (no request), or None."""
+        cached = self.cache.load(self.key)
+        return Catalog(cached.key, cached.extensions, cached.updated, True) if cached is not None else None
 
-    def get(self, *, refresh: bool = False, offline_ok: bool = True) -> Catalog:
+    def get(self, *, refresh: bool = False, offline_ok: bool = True, options: ServerOptions | None = None) -> Catalog:
         """The catalog: from the fresh cache (no request), else from the server; when the
-        server cannot be reached and ``offline_ok``, from the stale cache, marked offline."""
+        server cannot be reached and ``offline_ok``, from this build's cache, marked offline.
+        ``options``: per-call limits (the startup check's short timeout)."""
+        key = self.key
         if not refresh:
-            if self._catalog is not None:
+            if self._catalog is not None and self._catalog.key == key:
                 return self._catalog
-            cached = self.cache.load()
+            cached = self.cache.load(key)
             if cached is not None and self.cache.is_fresh(cached):
-                ctx = self.context
-                self._catalog = Catalog(ctx.revision, ctx.os, ctx.arch, ctx.server_url, cached.extensions,
-                                        cached.updated, True)
+                self._catalog = Catalog(key, cached.extensions, cached.updated, True)
                 return self._catalog
         try:
-            return self.fetch()
-        except (ServerUnreachableError, MalformedResponseError, HTTPStatusError) as exc:
-            if isinstance(exc, HTTPStatusError) and exc.status < 500 and exc.status != 404:
+            return self.fetch(options)
+        except ServerError as exc:
+            if not _fallback_worthy(exc):
                 raise
             stale = self.cached() if offline_ok else None
             if stale is None:
+                if offline_ok:
+                    raise _with_note(exc, f"No catalog for {key.describe()} is cached, so none can be shown "
+                                          "offline.") from exc
                 raise
-            self._catalog = Catalog(
-                stale.revision, stale.os, stale.arch, stale.server_url, stale.extensions, stale.updated,
-                True, str(exc),
-            )
+            self._catalog = Catalog(key, stale.extensions, stale.updated, True, str(exc))
             return self._catalog
 
     def _lookup(self, key: str, by_id: bool) -> ExtensionMetadata:

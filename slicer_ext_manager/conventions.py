@@ -111,6 +111,15 @@ STARTUP_SILENT_INSTALL_KEY = "ExtensionCheckOnStartup/ifCheckInstallWithoutDialo
 #: ``qSlicerApplication::confirmRestart``'s "don't ask again" answer.
 DONT_CONFIRM_RESTART_KEY = "MainWindow/DontConfirmRestart"
 
+#: ``<InstallPath>/<Name>-icon.<ext>``: the icon Slicer downloads for an installed extension.
+ICON_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".bmp", ".ico", ".webp")
+
+
+def icon_file_names(name: str) -> tuple[str, ...]:
+    """The exact file names an extension's icon may have in the install folder."""
+    return tuple(f"{name}-icon{suffix}" for suffix in ICON_SUFFIXES)
+
+
 # -- names ---------------------------------------------------------------------------------------------
 
 _EXTENSION_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")

@@ -30,5 +30,31 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, keep_mode: 
             os.unlink(tmp)
 
 
+def fsync_folder(path: str | os.PathLike[str]) -> None:
+    """Make a rename or a new file in ``path`` durable (no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(os.fspath(path), os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, encoding: str = "utf-8") -> None:
     atomic_write_bytes(path, text.encode(encoding))
+
+
+def human_size(n: int | None) -> str:
+    """``12.3 MB``; ``?`` when unknown."""
+    if n is None:
+        return "?"
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"

@@ -11,16 +11,8 @@ from __future__ import annotations
 
 import re
 
+from .conventions import BOOKMARKED_KEY, HISTORY_REVISIONS_GROUP, HISTORY_SCHEDULED_FOR_REMOVAL_KEY, revision_sort_key
 from .settings import SettingsEditor, SettingsFile
-
-REVISIONS_GROUP = "ExtensionsHistory/Revisions"
-SCHEDULED_FOR_REMOVAL_KEY = "ExtensionsHistory/ScheduledForRemoval"
-BOOKMARKED_KEY = "Extensions/Bookmarked"
-
-
-def revision_sort_key(revision: str) -> tuple[int, int, str]:
-    """Numeric order; non-numeric revisions sort first (Slicer gave them -1, -2…)."""
-    return (1, int(revision), "") if revision.isdigit() else (0, 0, revision)
 
 
 def parse_bookmarks_text(text: str) -> list[str]:
@@ -53,15 +45,15 @@ class ExtensionsHistory:
         """``{revision: [names]}`` in numeric revision order; empty entries are kept as ``[]``."""
         reader = self.settings.read()
         result = {}
-        for rev in sorted(reader.child_keys(REVISIONS_GROUP), key=revision_sort_key):
-            result[rev] = _dedup(reader.string_list(f"{REVISIONS_GROUP}/{rev}"))
+        for rev in sorted(reader.child_keys(HISTORY_REVISIONS_GROUP), key=revision_sort_key):
+            result[rev] = _dedup(reader.string_list(f"{HISTORY_REVISIONS_GROUP}/{rev}"))
         return result
 
     def names(self, revision: str) -> list[str]:
-        return _dedup(self.settings.string_list(f"{REVISIONS_GROUP}/{revision}"))
+        return _dedup(self.settings.string_list(f"{HISTORY_REVISIONS_GROUP}/{revision}"))
 
     def scheduled_for_removal(self) -> list[str]:
-        return _dedup(self.settings.string_list(SCHEDULED_FOR_REMOVAL_KEY))
+        return _dedup(self.settings.string_list(HISTORY_SCHEDULED_FOR_REMOVAL_KEY))
 
     def bookmarks(self) -> list[str]:
         return _dedup(self.settings.string_list(BOOKMARKED_KEY))
@@ -70,7 +62,7 @@ class ExtensionsHistory:
 
     @staticmethod
     def add_in(editor: SettingsEditor, revision: str, name: str) -> None:
-        key = f"{REVISIONS_GROUP}/{revision}"
+        key = f"{HISTORY_REVISIONS_GROUP}/{revision}"
         names = _dedup(editor.string_list(key))
         if name not in names:
             editor.set_string_list(key, names + [name])
@@ -79,9 +71,9 @@ class ExtensionsHistory:
     def remove_in(editor: SettingsEditor, name: str, revision: str | None = None) -> list[str]:
         """Remove ``name`` from one revision's entry or from all; returns the revisions changed."""
         changed = []
-        revisions = [revision] if revision else editor.child_keys(REVISIONS_GROUP)
+        revisions = [revision] if revision else editor.child_keys(HISTORY_REVISIONS_GROUP)
         for rev in revisions:
-            key = f"{REVISIONS_GROUP}/{rev}"
+            key = f"{HISTORY_REVISIONS_GROUP}/{rev}"
             if not editor.contains(key):
                 continue
             names = _dedup(editor.string_list(key))
@@ -106,13 +98,17 @@ class ExtensionsHistory:
 
     def set_bookmarked(self, name: str, bookmarked: bool) -> bool:
         """Add or remove one bookmark; returns whether anything changed."""
+        return bool(self.set_bookmarks_state([name], bookmarked))
+
+    def set_bookmarks_state(self, names: list[str], bookmarked: bool) -> list[str]:
+        """Add (or remove) ``names`` in one edit of the file as it is now; returns the names changed."""
         with self.settings.edit() as editor:
-            names = _dedup(editor.string_list(BOOKMARKED_KEY))
-            if bookmarked == (name in names):
-                return False
-            names = names + [name] if bookmarked else [n for n in names if n != name]
-            editor.set_string_list(BOOKMARKED_KEY, names)
-            return True
+            current = _dedup(editor.string_list(BOOKMARKED_KEY))
+            changed = [n for n in dict.fromkeys(names) if (n in current) != bookmarked]
+            if changed:
+                kept = current + changed if bookmarked else [n for n in current if n not in changed]
+                editor.set_string_list(BOOKMARKED_KEY, kept)
+            return changed
 
     def to_bookmarks(self) -> list[str]:
         """Add every name of the history to the bookmarks; returns the names added."""
@@ -125,8 +121,8 @@ class ExtensionsHistory:
         return added
 
     def schedule_removal_in(self, editor: SettingsEditor, name: str, scheduled: bool) -> None:
-        names = _dedup(editor.string_list(SCHEDULED_FOR_REMOVAL_KEY))
+        names = _dedup(editor.string_list(HISTORY_SCHEDULED_FOR_REMOVAL_KEY))
         if scheduled and name not in names:
-            editor.set_string_list(SCHEDULED_FOR_REMOVAL_KEY, names + [name])
+            editor.set_string_list(HISTORY_SCHEDULED_FOR_REMOVAL_KEY, names + [name])
         elif not scheduled and name in names:
-            editor.set_string_list(SCHEDULED_FOR_REMOVAL_KEY, [n for n in names if n != name])
+            editor.set_string_list(HISTORY_SCHEDULED_FOR_REMOVAL_KEY, [n for n in names if n != name])

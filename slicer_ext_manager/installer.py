@@ -26,7 +26,15 @@ from typing import Callable
 
 from . import archive, qtbinding, s4ext
 from .context import AppContext
+from .conventions import (
+    HISTORY_SCHEDULED_FOR_REMOVAL_KEY,
+    SCHEDULED_UNINSTALL_KEY,
+    SCHEDULED_UPDATE_KEY,
+    UPDATES_AVAILABLE_KEY,
+    UPDATES_DIR,
+)
 from .errors import ArchiveError, InstallError
+from .fileutil import atomic_write_bytes, fsync_folder
 from .history import ExtensionsHistory
 from .metadata import ExtensionMetadata
 from .queue import JobContext, JobResult, Outcome, Phase
@@ -34,11 +42,8 @@ from .registry import ExtensionRegistry
 
 log = logging.getLogger(__name__)
 
+#: Our transactions' folder inside the install path (same file system: renames are atomic).
 STAGING_DIR = ".staging"
-UPDATES_DIR = ".updates"
-SCHEDULED_UNINSTALL_KEY = "Extensions/ScheduledForUninstall"
-SCHEDULED_UPDATE_KEY = "Extensions/ScheduledForUpdate"
-UPDATES_AVAILABLE_KEY = "Extensions/UpdatesAvailable"
 JOURNAL = "transaction.json"
 
 
@@ -169,9 +174,12 @@ class Installer:
         except OSError:
             pass
 
-    def new_staging(self) -> Path:
+    def new_staging(self, name: str = "") -> Path:
+        """A fresh transaction folder; named after the extension so that recovery knows
+        whose previous version it holds even if its journal cannot be read."""
         self.staging_root.mkdir(parents=True, exist_ok=True)
-        folder = self.staging_root / uuid.uuid4().hex[:12]
+        suffix = f"-{self.registry.checked(name)}" if name else ""
+        folder = self.staging_root / (uuid.uuid4().hex[:12] + suffix)
         folder.mkdir()
         return folder
 
@@ -189,14 +197,42 @@ class Installer:
                 data = json.loads(journal.read_text(encoding="utf-8")) if journal.is_file() else None
             except (OSError, ValueError):
                 data = None
-            if data:
+            if isinstance(data, dict) and isinstance(data.get("name"), str):
                 actions.append(self._recover_one(folder, data))
+            elif (folder / "old").exists() or (folder / "old.s4ext").exists():
+                # Never delete a previous version because its journal is unreadable.
+                note = self._recover_without_journal(folder)
+                actions.append(note)
+                if not note.startswith("Restored"):
+                    continue
             _rmtree(folder)
         try:
             self.staging_root.rmdir()
         except OSError:
             pass
         return [a for a in actions if a]
+
+    def _recover_without_journal(self, folder: Path) -> str:
+        """Put a previous version back from a staging folder whose journal is unreadable;
+        keep the folder (and say where) when that cannot be done safely."""
+        name = folder.name.split("-", 1)[1] if "-" in folder.name else ""
+        kept = (f"An interrupted change left {folder}, whose journal cannot be read; it was kept, as it may "
+                f"hold the previous version of an extension (folder 'old', description 'old.s4ext').")
+        if not name:
+            return kept
+        target, description = self.install_path / name, self.registry.description_file(name)
+        old, old_desc = folder / "old", folder / "old.s4ext"
+        if (old.exists() and (target.exists() or target.is_symlink())) or (old_desc.exists() and description.exists()):
+            return kept + f" Compare it with {target} before deleting it."
+        if old.exists():
+            os.replace(old, target)
+        if old_desc.exists():
+            os.replace(old_desc, description)
+        restored = self.registry.get(name)
+        if restored is not None and restored.enabled:
+            with self.context.revision_settings.edit() as e:
+                self.registry.add_paths(e, name)
+        return f"Restored the previous version of {name}: its update had been interrupted."
 
     def _recover_one(self, folder: Path, data: dict) -> str:
         name = data["name"]
@@ -253,7 +289,7 @@ class Installer:
     ) -> JobResult:
         """Extract ``package`` and put it in place as extension ``metadata.name``
         (or the name from the archive's ``.s4ext`` for an install from file)."""
-        staging = staging or self.new_staging()
+        staging = staging or self.new_staging(metadata.name if metadata is not None else "")
         try:
             if ctx:
                 ctx.phase(Phase.VERIFY, f"Checking {package.name}")
@@ -312,9 +348,9 @@ class Installer:
         )
 
     def _journal(self, staging: Path, data: dict) -> None:
-        tmp = staging / (JOURNAL + ".tmp")
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        os.replace(tmp, staging / JOURNAL)
+        """Write the journal durably before the change it describes (fsync, then rename)."""
+        atomic_write_bytes(staging / JOURNAL, json.dumps(data).encode("utf-8"))
+        fsync_folder(staging)
 
     def commit(self, name: str, metadata: ExtensionMetadata, content: Path, staging: Path, *,
                keep_enabled_state: bool = True) -> JobResult:
@@ -371,7 +407,7 @@ class Installer:
         ext = self.registry.get(name)
         if ext is None:
             raise InstallError(f"{name} is not installed, so it cannot be uninstalled.")
-        staging = self.new_staging()
+        staging = self.new_staging(name)
         data = {"kind": "uninstall", "name": name, "enabled": ext.enabled}
         self._journal(staging, data)
         target = self.install_path / name
@@ -392,7 +428,7 @@ class Installer:
             self._recover_one(staging, data)
             self.discard(staging)
             raise
-        for icon in self.install_path.glob(f"{name}-icon.*"):
+        for icon in self.registry.icon_files(name):
             icon.unlink(missing_ok=True)
         with self.context.user_settings.edit() as e:
             ExtensionsHistory.remove_in(e, name, self.context.revision)
@@ -513,8 +549,8 @@ class Installer:
         with self.context.user_settings.edit() as e:
             for name in removal:
                 ExtensionsHistory.remove_in(e, name, self.context.revision)
-            if removal or e.contains("ExtensionsHistory/ScheduledForRemoval"):
-                e.set_value("ExtensionsHistory/ScheduledForRemoval", "")
+            if removal or e.contains(HISTORY_SCHEDULED_FOR_REMOVAL_KEY):
+                e.set_value(HISTORY_SCHEDULED_FOR_REMOVAL_KEY, "")
         return results
 
     # -- enable / disable ----------------------------------------------------------------------------

@@ -9,6 +9,8 @@ Slicer writes.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -109,6 +111,20 @@ def normalize_server_item(item: Mapping[str, Any]) -> dict[str, Any]:
     for key in sorted(kept):
         out[SERVER_TO_MODEL_KEY.get(key, key)] = kept[key]
     return out
+
+
+_LINE_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+
+
+def plain_description(text: str) -> str:
+    """A description as text: Slicer's ``<br>`` line breaks (any case, ``<br/>``) become newlines."""
+    return "\n".join(line.strip() for line in _LINE_BREAK.sub("\n", text or "").splitlines()).strip()
+
+
+def short_description(text: str) -> str:
+    """The first line of a description, spaces collapsed (every list shows this)."""
+    plain = plain_description(text)
+    return " ".join(plain.split("\n", 1)[0].split()) if plain else ""
 
 
 def split_words(text: str | None) -> tuple[str, ...]:
@@ -274,9 +290,14 @@ class ExtensionMetadata:
 
     @property
     def short_description(self) -> str:
-        """First line/sentence of the description, HTML line breaks removed."""
-        text = self.description.replace("<br>", " ").replace("<br/>", " ").strip()
-        return text.split("\n", 1)[0]
+        """The first line of the description (:func:`short_description`)."""
+        return short_description(self.description)
+
+    @functools.cached_property
+    def search_text(self) -> str:
+        """What a search looks in, lower case: name, description, category, keywords."""
+        return " ".join((self.name, plain_description(self.description), self.category,
+                         " ".join(self.keywords))).lower()
 
     def compatibility_reasons(self, slicer_revision: str, slicer_os: str, slicer_arch: str) -> list[str]:
         """Slicer's ``isExtensionCompatible``: reasons it is not compatible (empty = compatible).
@@ -304,40 +325,36 @@ class ExtensionMetadata:
 
     # -- serialization --------------------------------------------------------
 
+    def _columns(self) -> dict[str, Any]:
+        """The model columns from the typed fields (``depends`` as Slicer stores it)."""
+        return {
+            "extension_id": self.extension_id, "scm": self.scm, "scmurl": self.scmurl,
+            "slicer_revision": self.slicer_revision, "revision": self.revision, "release": self.release,
+            "arch": self.arch, "os": self.os,
+            "depends": _text(self.source.get("depends")) or (" ".join(self.depends) if self.depends else "NA"),
+            "homepage": self.homepage, "iconurl": self.iconurl, "category": self.category, "status": self.status,
+            "contributors": self.contributors, "description": self.description,
+            "screenshots": " ".join(self.screenshots), "enabled": self.enabled, "archivename": self.archivename,
+            "md5": self.md5, "updated": self.updated,
+        }
+
     def to_cache_entry(self) -> dict[str, Any]:
-        """The entry Slicer stores for this extension in ``ExtensionsMetadataFromServer.json``."""
+        """The entry Slicer stores for this extension in ``ExtensionsMetadataFromServer.json``:
+        what the server sent, completed by the typed fields for a record made another way."""
         entry = dict(self.source)
+        if not entry:  # made in code, not from a server item or a file
+            entry = {k: v for k, v in self._columns().items() if v not in ("", None)}
         entry.setdefault("extensionname", self.name)
         return entry
 
     def to_description(self, *, installed: bool = True, enabled: bool | None = None) -> dict[str, Any]:
         """The map Slicer writes to ``<InstallPath>/<Name>.s4ext``: the source metadata
         overlaid with every model column (reference §4.5)."""
-        data: dict[str, Any] = {k: v for k, v in self.source.items()}
-        columns = {
-            "extension_id": self.extension_id,
-            "scm": self.scm,
-            "scmurl": self.scmurl,
-            "slicer_revision": self.slicer_revision,
-            "revision": self.revision,
-            "release": self.release,
-            "arch": self.arch,
-            "os": self.os,
-            "depends": _text(self.source.get("depends")) or (" ".join(self.depends) if self.depends else "NA"),
-            "homepage": self.homepage,
-            "iconurl": self.iconurl,
-            "category": self.category,
-            "status": self.status,
-            "contributors": self.contributors,
-            "description": self.description,
-            "screenshots": " ".join(self.screenshots),
-            "enabled": self.enabled if enabled is None else enabled,
-            "archivename": self.archivename,
-            "md5": self.md5,
-            "updated": self.updated,
-            "installed": installed,
-        }
-        data.update(columns)
+        data: dict[str, Any] = dict(self.source)
+        data.update(self._columns())
+        data["installed"] = installed
+        if enabled is not None:
+            data["enabled"] = enabled
         for key in ("extensionname", "loaded", "bookmarked"):
             data.pop(key, None)
         return data

@@ -1,15 +1,18 @@
-"""Export and import an installed set of extensions (e.g. the setup used for a paper)."""
+"""Export and import a set of extensions (the setup used for a paper, a lab's standard
+set): what is installed, with revisions, and the bookmarks."""
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Iterable, Mapping, Optional
 
 from . import __version__
+from .conventions import invalid_name_sentence, is_extension_name
 from .errors import ExtensionManagerError
 from .fileutil import atomic_write_text
 from .metadata import ExtensionMetadata
@@ -17,6 +20,12 @@ from .registry import ExtensionRegistry
 
 FORMAT = "slicer-ext-manager-profile"
 FORMAT_VERSION = 1
+#: Largest profile read (a profile of 1,000 extensions is ~200 KB).
+MAX_PROFILE_BYTES = 8 * 1024 * 1024
+
+
+class ProfileError(ExtensionManagerError):
+    """A profile file cannot be used."""
 
 
 @dataclass(frozen=True)
@@ -37,10 +46,11 @@ class ExtensionsProfile:
     revision: str
     os: str
     arch: str
-    slicer_version: str | None
+    slicer_version: Optional[str]
     server_url: str
     extensions: tuple[ProfileEntry, ...]
     created: str = ""
+    bookmarks: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -49,42 +59,79 @@ class ExtensionsProfile:
             "slicer": {"revision": self.revision, "os": self.os, "arch": self.arch,
                        "version": self.slicer_version, "server_url": self.server_url},
             "extensions": [e.to_json() for e in self.extensions],
+            "bookmarks": list(self.bookmarks),
         }
 
     @classmethod
-    def from_json(cls, data: Mapping) -> "ExtensionsProfile":
+    def from_json(cls, data: Any, source: str = "This file") -> "ExtensionsProfile":
+        """Validate ``data``; anything unexpected is one :class:`ProfileError` sentence."""
         if not isinstance(data, Mapping) or data.get("format") != FORMAT:
-            raise ExtensionManagerError("This file is not an extensions profile written by slicer-ext-manager.")
+            raise ProfileError(f"{source} is not an extensions profile written by slicer-ext-manager.")
         slicer = data.get("slicer") or {}
-        entries = tuple(
-            ProfileEntry(str(e["name"]), str(e.get("revision", "")), str(e.get("extension_id", "")),
-                         bool(e.get("enabled", True)), str(e.get("slicer_revision", "")))
-            for e in data.get("extensions", []) if isinstance(e, Mapping) and e.get("name")
-        )
-        return cls(str(slicer.get("revision", "")), str(slicer.get("os", "")), str(slicer.get("arch", "")),
-                   slicer.get("version"), str(slicer.get("server_url", "")), entries, str(data.get("created", "")))
+        entries_data, bookmarks = data.get("extensions", []), data.get("bookmarks", [])
+        if not isinstance(slicer, Mapping) or not isinstance(entries_data, list) or not isinstance(bookmarks, list):
+            raise ProfileError(f"{source} is a damaged extensions profile: 'slicer' must be an object and "
+                               "'extensions' and 'bookmarks' lists.")
+        entries = tuple(_entry(e, source) for e in entries_data)
+        for name in bookmarks:
+            if not is_extension_name(name):
+                raise ProfileError(invalid_name_sentence(name, f"the bookmarks of {source}"))
+        return cls(_text(slicer.get("revision")), _text(slicer.get("os")), _text(slicer.get("arch")),
+                   _text(slicer.get("version")) or None, _text(slicer.get("server_url")), entries,
+                   _text(data.get("created")), tuple(dict.fromkeys(bookmarks)))
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        path = Path(path)
-        atomic_write_text(path, json.dumps(self.to_json(), indent=2) + "\n")
+        try:
+            atomic_write_text(Path(path), json.dumps(self.to_json(), indent=2) + "\n")
+        except OSError as exc:
+            raise ProfileError(f"The profile could not be written to {path} ({exc.strerror or exc}); "
+                               "choose a folder that exists and is writable.") from exc
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "ExtensionsProfile":
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            with open(path, "rb") as fh:
+                raw = fh.read(MAX_PROFILE_BYTES + 1)
         except OSError as exc:
-            raise ExtensionManagerError(f"Cannot read the profile {path}: {exc.strerror}.") from exc
-        except ValueError as exc:
-            raise ExtensionManagerError(f"The profile {path} is not valid JSON ({exc}).") from exc
-        return cls.from_json(data)
+            raise ProfileError(f"Cannot read the profile {path}: {exc.strerror or exc}.") from exc
+        if len(raw) > MAX_PROFILE_BYTES:
+            raise ProfileError(f"The profile {path} is larger than {MAX_PROFILE_BYTES // 2**20} MB; "
+                               "it is not an extensions profile.")
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (ValueError, RecursionError) as exc:
+            raise ProfileError(f"The profile {path} is not valid JSON ({str(exc)[:120]}).") from exc
+        return cls.from_json(data, f"The profile {path}")
 
 
-def export_profile(registry: ExtensionRegistry) -> ExtensionsProfile:
+def _text(value: Any) -> str:
+    return "" if value is None else str(value) if isinstance(value, (str, int, float)) else ""
+
+
+def _entry(data: Any, source: str) -> ProfileEntry:
+    if not isinstance(data, Mapping):
+        raise ProfileError(f"{source} is a damaged extensions profile: each extension must be an object.")
+    name = data.get("name")
+    if not is_extension_name(name):
+        raise ProfileError(invalid_name_sentence(name, source))
+    return ProfileEntry(str(name), _text(data.get("revision")), _text(data.get("extension_id")),
+                        bool(data.get("enabled", True)), _text(data.get("slicer_revision")))
+
+
+def export_profile(registry: ExtensionRegistry, bookmarks: Iterable[str] = ()) -> ExtensionsProfile:
     ctx = registry.context
     entries = tuple(ProfileEntry(e.name, e.revision, e.metadata.extension_id, e.enabled, e.metadata.slicer_revision)
                     for e in registry.installed())
     return ExtensionsProfile(ctx.revision, ctx.os, ctx.arch, ctx.slicer_version, ctx.server_url, entries,
-                             dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+                             dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), tuple(bookmarks))
+
+
+class ImportStatus(str, enum.Enum):
+    INSTALL = "install"
+    INSTALLED = "installed"
+    UNAVAILABLE = "unavailable"
+    #: Installed or available, at another revision than the profile's (installed anyway when missing).
+    DIFFERENT_REVISION = "different-revision"
 
 
 @dataclass(frozen=True)
@@ -93,12 +140,12 @@ class ImportItem:
     wanted_revision: str
     available_revision: str
     installed: bool
-    status: str  # "install" | "installed" | "unavailable" | "different-revision"
+    status: ImportStatus
 
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "wanted_revision": self.wanted_revision,
                 "available_revision": self.available_revision or None, "installed": self.installed,
-                "status": self.status}
+                "status": self.status.value}
 
 
 def plan_import(profile: ExtensionsProfile, catalog: Mapping[str, ExtensionMetadata],
@@ -110,13 +157,14 @@ def plan_import(profile: ExtensionsProfile, catalog: Mapping[str, ExtensionMetad
         meta = catalog.get(entry.name)
         available = meta.revision if meta else ""
         if entry.name in installed:
-            status = "installed" if installed[entry.name] == entry.revision else "different-revision"
+            status = ImportStatus.INSTALLED if installed[entry.name] == entry.revision \
+                else ImportStatus.DIFFERENT_REVISION
         elif meta is None:
-            status = "unavailable"
+            status = ImportStatus.UNAVAILABLE
         elif available != entry.revision:
-            status = "different-revision"
+            status = ImportStatus.DIFFERENT_REVISION
         else:
-            status = "install"
+            status = ImportStatus.INSTALL
         items.append(ImportItem(entry.name, entry.revision, installed.get(entry.name) or available,
                                 entry.name in installed, status))
     return items

@@ -7,18 +7,8 @@ import sys
 import time
 from typing import TextIO
 
-from .queue import Outcome, Phase, QueueEvent
-
-
-def human_size(n: int | None) -> str:
-    if n is None:
-        return "?"
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
+from .fileutil import human_size
+from .queue import EventKind, Outcome, Phase, QueueEvent
 
 
 class ProgressPrinter:
@@ -38,12 +28,12 @@ class ProgressPrinter:
 
     def __call__(self, event: QueueEvent) -> None:
         out = self.stream
-        if event.kind == "started":
+        if event.kind == EventKind.STARTED:
             self._clear()
             out.write(f"{event.status_text}\n")
-        elif event.kind == "phase" and not self.tty and event.message:
+        elif event.kind == EventKind.PHASE and not self.tty and event.message:
             out.write(f"  {event.message}\n")
-        elif event.kind == "progress":
+        elif event.kind == EventKind.PROGRESS:
             if self.tty:
                 frac = (event.done / event.size) if event.size else 0.0
                 filled = int(self.width * frac)
@@ -54,16 +44,16 @@ class ProgressPrinter:
             elif time.monotonic() - self._last_plain > 2.0 or (event.size and event.done >= event.size):
                 self._last_plain = time.monotonic()
                 out.write(f"  {event.phase.value}: {human_size(event.done)} of {human_size(event.size)}\n")
-        elif event.kind == "finished" and event.result is not None:
+        elif event.kind == EventKind.FINISHED and event.result is not None:
             self._clear()
             r = event.result
             mark = "ok" if r.outcome.ok else ("cancelled" if r.outcome == Outcome.CANCELLED else "FAILED")
             out.write(f"  {mark}: {r.message}\n")
             for warning in r.warnings:
                 out.write(f"  warning: {warning}\n")
-        elif event.kind == "message" and event.message:
+        elif event.kind == EventKind.MESSAGE and event.message:
             self._clear()
             out.write(f"  {event.message}\n")
-        elif event.kind == "all_finished":
+        elif event.kind == EventKind.ALL_FINISHED:
             self._clear()
         out.flush()

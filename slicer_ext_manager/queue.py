@@ -20,6 +20,17 @@ from typing import Callable, Iterable
 from .errors import CancelledError, ExtensionManagerError
 
 
+class EventKind(str, enum.Enum):
+    """What a :class:`QueueEvent` reports."""
+
+    STARTED = "started"  # a job began (or was skipped/cancelled right away)
+    PHASE = "phase"  # a job entered a phase (download, verify, extract, register)
+    PROGRESS = "progress"  # bytes done of a phase
+    FINISHED = "finished"  # a job ended; ``result`` is set
+    ALL_FINISHED = "all_finished"  # the queue is done; ``message`` summarises it
+    MESSAGE = "message"  # a line for the log (recovery actions...)
+
+
 class Phase(str, enum.Enum):
     QUEUED = "queued"
     DOWNLOAD = "download"
@@ -96,7 +107,7 @@ class JobResult:
 class QueueEvent:
     """Something happened in the queue. ``index`` is 1-based; ``total`` the job count."""
 
-    kind: str  # "started" | "phase" | "progress" | "finished" | "all_finished" | "message"
+    kind: EventKind
     name: str = ""
     index: int = 0
     total: int = 0
@@ -109,7 +120,7 @@ class QueueEvent:
 
     @property
     def status_text(self) -> str:
-        if self.kind == "started":
+        if self.kind == EventKind.STARTED:
             return f"Installing {self.name} ({self.index}/{self.total})"
         return self.message
 
@@ -130,7 +141,7 @@ class JobContext:
 
     def phase(self, phase: Phase, message: str = "") -> None:
         self.token.raise_if_cancelled(f"Installing {self.job.name}")
-        self._emit(QueueEvent("phase", self.job.name, self.index, self.total, phase, message=message, job_id=self.job.id))
+        self._emit(QueueEvent(EventKind.PHASE, self.job.name, self.index, self.total, phase, message=message, job_id=self.job.id))
 
     def progress(self, done: int, size: int | None, phase: Phase = Phase.DOWNLOAD) -> bool:
         """Report bytes; returns False when cancelled (so it can be a download callback).
@@ -138,11 +149,11 @@ class JobContext:
         now = time.monotonic()
         if now - self._last_progress >= 0.05 or (size is not None and done >= size):
             self._last_progress = now
-            self._emit(QueueEvent("progress", self.job.name, self.index, self.total, phase, done, size, job_id=self.job.id))
+            self._emit(QueueEvent(EventKind.PROGRESS, self.job.name, self.index, self.total, phase, done, size, job_id=self.job.id))
         return not self.token.cancelled
 
     def message(self, text: str) -> None:
-        self._emit(QueueEvent("message", self.job.name, self.index, self.total, message=text, job_id=self.job.id))
+        self._emit(QueueEvent(EventKind.MESSAGE, self.job.name, self.index, self.total, message=text, job_id=self.job.id))
 
     @property
     def cancelled(self) -> bool:
@@ -155,7 +166,7 @@ class InstallQueue:
     _ids = itertools.count(1)
 
     def __init__(self, listener: Listener | None = None):
-        self._listener = listener
+        self._listeners: list[Listener] = [listener] if listener is not None else []
         self._jobs: list[Job] = []
         self._tokens: dict[int, CancelToken] = {}
         self._all = CancelToken()
@@ -206,9 +217,18 @@ class InstallQueue:
         for token in tokens:
             token.cancel()
 
+    def add_listener(self, listener: Listener) -> None:
+        """Also send every event to ``listener`` (once, however often it is added)."""
+        if listener not in self._listeners:
+            self._listeners.append(listener)
+
+    def message(self, text: str) -> None:
+        """A line for the listeners' logs (recovery actions...)."""
+        self._emit(QueueEvent(EventKind.MESSAGE, message=text))
+
     def _emit(self, event: QueueEvent) -> None:
-        if self._listener is not None:
-            self._listener(event)
+        for listener in self._listeners:
+            listener(event)
 
     def run(self) -> list[JobResult]:
         """Run every job in order; returns one result per job."""
@@ -224,7 +244,7 @@ class InstallQueue:
                     total = len(self._jobs)
                     token = self._tokens[job.id]
                 index += 1
-                self._emit(QueueEvent("started", job.name, index, total, Phase.QUEUED, job_id=job.id,
+                self._emit(QueueEvent(EventKind.STARTED, job.name, index, total, Phase.QUEUED, job_id=job.id,
                                       message=f"Installing {job.name} ({index}/{total})"))
                 blocked = next((d for d in job.depends_on if d in failed), None)
                 if token.cancelled:
@@ -247,11 +267,11 @@ class InstallQueue:
                 if not result.outcome.ok:
                     failed[job.name] = result.outcome.value
                 self._results.append(result)
-                self._emit(QueueEvent("finished", job.name, index, total, Phase.DONE, result=result,
+                self._emit(QueueEvent(EventKind.FINISHED, job.name, index, total, Phase.DONE, result=result,
                                       message=result.message, job_id=job.id))
         finally:
             self.running = False
-        self._emit(QueueEvent("all_finished", total=len(self._results),
+        self._emit(QueueEvent(EventKind.ALL_FINISHED, total=len(self._results),
                               message=summarize(self._results)))
         return list(self._results)
 

@@ -15,12 +15,17 @@ from pathlib import Path
 
 from . import s4ext
 from .context import AppContext
+from .conventions import (
+    ADDITIONAL_PATHS_KEY,
+    LAUNCHER_ARRAYS,
+    icon_file_names,
+    invalid_name_sentence,
+    is_extension_name,
+)
+from .errors import InstallError
 from .metadata import ExtensionMetadata, to_bool
 from .settings import SettingsEditor, clean_path
-
-#: Launcher arrays written into the revision settings (CTK AppLauncher reads them).
-LAUNCHER_ARRAYS = ("LibraryPaths", "Paths", "PYTHONPATH", "QT_PLUGIN_PATH")
-ADDITIONAL_PATHS_KEY = "Modules/AdditionalPaths"
+from .versions import newest_version
 
 
 @dataclass(frozen=True)
@@ -72,9 +77,9 @@ def detect_slicer_version(extension_folder: Path) -> str | None:
     for sub in ("lib", "share"):
         base = extension_folder / sub
         if base.is_dir():
-            versions = sorted(p.name.split("-", 1)[1] for p in base.glob("Slicer-*") if p.is_dir())
-            if versions:
-                return versions[-1]
+            version = newest_version(p.name.split("-", 1)[1] for p in base.glob("Slicer-*") if p.is_dir())
+            if version:
+                return version
     return None
 
 
@@ -131,11 +136,22 @@ class ExtensionRegistry:
     def install_path(self) -> Path:
         return self.context.install_path
 
+    @staticmethod
+    def checked(name: str) -> str:
+        """``name`` if it is an extension name; every path built from a name goes through here."""
+        if not is_extension_name(name):
+            raise InstallError(invalid_name_sentence(name))
+        return name
+
     def description_file(self, name: str) -> Path:
-        return self.install_path / f"{name}.s4ext"
+        return self.install_path / f"{self.checked(name)}.s4ext"
 
     def extension_folder(self, name: str) -> Path:
-        return self.install_path / name
+        return self.install_path / self.checked(name)
+
+    def icon_files(self, name: str) -> list[Path]:
+        """``<Name>-icon.<image suffix>`` files present (exact names: never another extension's files)."""
+        return [p for p in (self.install_path / f for f in icon_file_names(self.checked(name))) if p.is_file()]
 
     def _load(self, path: Path) -> InstalledExtension | None:
         try:
@@ -149,7 +165,8 @@ class ExtensionRegistry:
         """Every readable ``*.s4ext`` in the install folder (installed or not), sorted like Slicer."""
         if not self.install_path.is_dir():
             return []
-        files = [p for p in self.install_path.glob("*.s4ext") if p.is_file() and os.access(p, os.R_OK)]
+        files = [p for p in self.install_path.glob("*.s4ext")
+                 if is_extension_name(p.name[: -len(".s4ext")]) and p.is_file() and os.access(p, os.R_OK)]
         files.sort(key=lambda p: p.name.lower())
         return [ext for ext in (self._load(p) for p in files) if ext is not None]
 
@@ -161,6 +178,8 @@ class ExtensionRegistry:
         return [ext.name for ext in self.installed()]
 
     def get(self, name: str) -> InstalledExtension | None:
+        if not is_extension_name(name):
+            return None
         path = self.description_file(name)
         if not path.is_file():
             return None

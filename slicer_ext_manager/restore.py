@@ -11,11 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from .history import revision_sort_key
+from .conventions import revision_sort_key
 from .metadata import ExtensionMetadata
-
-DONT_CHECK_KEY = "ExtensionCheckOnStartup/dontCheck"
-SILENT_INSTALL_KEY = "ExtensionCheckOnStartup/ifCheckInstallWithoutDialog"
+from .report import OperationReport
 
 
 @dataclass(frozen=True)
@@ -35,6 +33,8 @@ class RestoreCandidate:
     extension_id: str
     selected: bool
     description: str = ""
+    #: The catalog could not be loaded: whether it is available is unknown (not "unavailable").
+    availability_unknown: bool = False
 
     @property
     def selectable(self) -> bool:
@@ -44,6 +44,8 @@ class RestoreCandidate:
         """The Restore tab's state line."""
         if self.installed:
             return "currently installed"
+        if self.availability_unknown:
+            return "availability unknown: the extensions catalog could not be loaded"
         if not self.compatible:
             return f"not available for this version ({self.reason})"
         if self.was_in_last_revision:
@@ -64,6 +66,7 @@ class RestoreCandidate:
             "reason": self.reason or None,
             "extension_id": self.extension_id or None,
             "selected": self.selected,
+            "availability_unknown": self.availability_unknown,
         }
 
 
@@ -112,9 +115,11 @@ def plan_restore(
     arch: str,
     *,
     catalog_note: str = "",
+    catalog_unavailable: bool = False,
 ) -> RestorePlan:
     """The restore plan. ``catalog`` None means the server was not asked (nothing to
-    restore) or could not be reached; then nothing uninstalled is compatible."""
+    restore) or, with ``catalog_unavailable``, that the catalog could not be loaded:
+    then nothing uninstalled is selectable, and its availability is unknown."""
     installed = set(installed)
     bookmarks = list(dict.fromkeys(bookmarks))
     others = sorted((r for r in history if r != revision), key=revision_sort_key)
@@ -152,6 +157,7 @@ def plan_restore(
             extension_id=meta.extension_id if meta else "",
             selected=compatible and available and not is_installed and (name in previous_names or name in bookmarks),
             description=meta.short_description if meta else "",
+            availability_unknown=catalog is None and catalog_unavailable and not is_installed,
         ))
     return RestorePlan(revision, previous, tuple(candidates), catalog_note)
 
@@ -164,7 +170,8 @@ class StartupCheckResult:
     message: str
     plan: RestorePlan | None = None
     silent_install: bool = False
-    report: object | None = None  # manager.OperationReport when it installed
+    #: What was installed, when the check installed without asking.
+    report: OperationReport | None = None
 
     @property
     def candidates(self) -> tuple[RestoreCandidate, ...]:
@@ -172,7 +179,7 @@ class StartupCheckResult:
 
     @property
     def restart_required(self) -> bool:
-        return bool(self.report is not None and getattr(self.report, "restart_required", False))
+        return bool(self.report is not None and self.report.restart_required)
 
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = {
@@ -183,5 +190,5 @@ class StartupCheckResult:
             "restart_required": self.restart_required,
         }
         if self.report is not None:
-            data["install"] = self.report.to_json()  # type: ignore[attr-defined]
+            data["install"] = self.report.to_json()
         return data

@@ -54,8 +54,3 @@ def test_info_context_json(settings_dir, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["revision"] == "33241" and data["server_url"] == "http://127.0.0.1:9"
     assert data["origins"]["server_url"] == "Extensions/ServerUrl"
-
-
-def test_console_entry_point_installed():
-    proc = subprocess.run(["slicer-ext-manager", "--version"], capture_output=True, text=True)
-    assert proc.returncode == 0 and proc.stdout.startswith("slicer-ext-manager ")

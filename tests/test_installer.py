@@ -19,7 +19,7 @@ from slicer_ext_manager import s4ext
 from slicer_ext_manager.cli import main
 from slicer_ext_manager.localserver.builder import build_extension_package
 from slicer_ext_manager.manager import ExtensionsManager
-from slicer_ext_manager.queue import InstallQueue, Outcome
+from slicer_ext_manager.queue import EventKind, InstallQueue, Outcome
 from slicer_ext_manager.server import SlicerPackagesClient
 
 from .faultproxy import FaultProxy
@@ -138,11 +138,10 @@ def test_cancel_mid_download(server_profile, girder_publish, girder_server, gird
     queue = InstallQueue()
 
     def listener(event):
-        if event.kind == "progress" and event.name == "Huge" and event.done > 1_000_000:
+        if event.kind == EventKind.PROGRESS and event.name == "Huge" and event.done > 1_000_000:
             queue.cancel_all()
 
-    queue._listener = listener
-    report = manager.install(["Huge", "Later"], queue=queue)
+    report = manager.install(["Huge", "Later"], queue=queue, listener=listener)
     outcomes = {r.name: r.outcome for r in report.results}
     assert outcomes == {"Later": Outcome.CANCELLED, "Huge": Outcome.CANCELLED}
     assert manager.registry.names() == []
@@ -490,7 +489,7 @@ def test_next_download_overlaps_current_extraction(make_profile, tmp_path, monke
     for name in ("First", "Second", "Third"):
         build_extension_package(tmp_path / "pkgs", name, app_revision=REV)
     times: dict[str, float] = {}
-    real_download, real_install = ExtensionsManager._download, Installer.install_archive
+    real_download, real_install = ExtensionsManager.download, Installer.install_archive
 
     def download(self, meta, folder, cancel, progress):
         times[f"download {meta.name}"] = time.monotonic()
@@ -502,7 +501,7 @@ def test_next_download_overlaps_current_extraction(make_profile, tmp_path, monke
         times[f"installed {metadata.name}"] = time.monotonic()
         return result
 
-    monkeypatch.setattr(ExtensionsManager, "_download", download)
+    monkeypatch.setattr(ExtensionsManager, "download", download)
     monkeypatch.setattr(Installer, "install_archive", install_archive)
     with PackageServer(tmp_path / "pkgs") as server:
         server.start()

@@ -192,7 +192,8 @@ def test_cli_restore_yes_then_nothing_left(girder_server, girder_app, girder_pub
     selected = {c["name"] for c in plan["candidates"] if c["selected"]}
     assert selected == {"SegmentTools", "IGTBridge"} and plan["restart_required"] is False
     assert set(plan["candidates"][0]) == {"name", "last_revision", "was_in_last_revision", "installed", "compatible",
-                                          "reason", "selected", "bookmarked", "available", "extension_id"}
+                                          "reason", "selected", "bookmarked", "available", "extension_id",
+                                              "availability_unknown"}
     old_only = next(c for c in plan["candidates"] if c["name"] == "OldOnly")
     assert old_only["compatible"] is False and old_only["reason"]
     assert main(base + ["--revision", REV, "restore", "--yes", "--json"]) == 0

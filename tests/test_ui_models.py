@@ -8,6 +8,7 @@ import time
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QListView
 
+from slicer_ext_manager.cache import CatalogKey
 from slicer_ext_manager.catalog import Catalog
 from slicer_ext_manager.metadata import ExtensionMetadata
 from slicer_ext_manager.queue import JobResult, Outcome, Phase
@@ -39,7 +40,7 @@ def meta(name: str, **kw) -> ExtensionMetadata:
 
 
 def catalog(metas) -> Catalog:
-    return Catalog(REV, "linux", "amd64", "http://x", {m.name: m for m in metas})
+    return Catalog(CatalogKey("http://x", "a" * 24, REV, "linux", "amd64"), {m.name: m for m in metas})
 
 
 def big_catalog(n: int = 3000) -> Catalog:

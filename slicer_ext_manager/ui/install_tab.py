@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..queue import Job, JobResult, Outcome, QueueEvent
+from ..queue import EventKind, Job, JobResult, Outcome, QueueEvent
 from . import prompts
 from .delegates import QueueDelegate
 from .models import ROW_ROLE, ExtensionFilterProxy, ItemState, QueueItem, QueueModel, item_state_for
@@ -439,15 +439,15 @@ class InstallTab(QWidget):
 
     def _on_queue_event(self, batch: Batch, event: QueueEvent) -> None:
         kind = event.kind
-        if kind == "all_finished":
+        if kind == EventKind.ALL_FINISHED:
             if event.message:
                 self.log(event.message)
             return
-        if kind == "message" and not event.name:
+        if kind == EventKind.MESSAGE and not event.name:
             self.log(event.message)
             return
         item = self.model.item_for_job(event.job_id, event.name, batch.id)
-        if item is None and kind == "started":
+        if item is None and kind == EventKind.STARTED:
             item = QueueItem(f"job{next(_keys)}", event.name, batch.kind, "", batch_id=batch.id,
                              job_id=event.job_id, state=ItemState.QUEUED)
             self.model.add([item])
@@ -456,23 +456,23 @@ class InstallTab(QWidget):
             if event.message:
                 self.log(event.message)
             return
-        if kind == "started":
+        if kind == EventKind.STARTED:
             item.job_id = event.job_id
             item.state = ItemState.RUNNING
             item.phase = event.phase
             item.done, item.size = 0, None
             self.log(event.status_text if batch.kind == "install" else
                      f"Updating {event.name} ({event.index}/{event.total})")
-        elif kind == "phase":
+        elif kind == EventKind.PHASE:
             item.phase = event.phase
             item.done, item.size = 0, None
             if event.message:
                 self.log(event.message)
-        elif kind == "progress":
+        elif kind == EventKind.PROGRESS:
             item.phase, item.done, item.size = event.phase, event.done, event.size
-        elif kind == "finished" and event.result is not None:
+        elif kind == EventKind.FINISHED and event.result is not None:
             self._set_result(item, event.result)
-        elif kind == "message" and event.message:
+        elif kind == EventKind.MESSAGE and event.message:
             self.log(f"{event.name}: {event.message}")
         self.model.changed(item)
         self._update_overall()

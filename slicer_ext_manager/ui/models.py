@@ -7,7 +7,7 @@ catalog stays smooth with thousands of entries.
 
 from __future__ import annotations
 
-from ..progress import human_size
+from ..fileutil import human_size
 
 import dataclasses
 import enum

@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject, QProcess, Qt, Signal, Slot
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from ..errors import ExtensionManagerError
-from ..queue import InstallQueue, QueueEvent
+from ..queue import EventKind, InstallQueue, QueueEvent
 from ..restore import StartupCheckResult
 from . import prompts
 from .worker import WorkerThread, run_in_thread, wait_until
@@ -40,13 +40,13 @@ class _Progress(QObject):
 
     @Slot(object)
     def on_event(self, event: QueueEvent) -> None:
-        if event.kind == "started":
+        if event.kind == EventKind.STARTED:
             self.index, self.total = event.index, event.total
             self.dialog.setLabelText(f"Installing {event.name} ({event.index}/{event.total})")
-        elif event.kind == "progress" and self.total:
+        elif event.kind == EventKind.PROGRESS and self.total:
             part = (event.done / event.size) if event.size else 0.0
             self.dialog.setValue(int(1000 * ((self.index - 1) + part) / self.total))
-        elif event.kind == "finished" and self.total:
+        elif event.kind == EventKind.FINISHED and self.total:
             self.dialog.setValue(int(1000 * self.index / self.total))
 
 

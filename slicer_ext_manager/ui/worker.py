@@ -27,7 +27,7 @@ from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, QThread, QTime
 
 from ..catalog import Catalog
 from ..errors import ExtensionManagerError
-from ..queue import InstallQueue, Job, JobResult, Outcome, QueueEvent
+from ..queue import EventKind, InstallQueue, Job, JobResult, Outcome, QueueEvent
 from .models import ExtensionRow, InstalledInfo, StateSnapshot, build_rows
 
 log = logging.getLogger(__name__)
@@ -610,7 +610,7 @@ class ExtensionsService(QObject):
         batch = next((b for b in self._batches if b.id == batch_id), None)
         if batch is None:
             return
-        if event.kind == "all_finished":
+        if event.kind == EventKind.ALL_FINISHED:
             batch.summary = event.message
         self.queueEvent.emit(batch, event)
 

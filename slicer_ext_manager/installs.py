@@ -1,0 +1,205 @@
+"""Jobs that install from the server or from files, and the download prefetcher.
+
+A job is what the sequential :class:`~slicer_ext_manager.queue.InstallQueue` runs:
+download (streamed, sha512-verified) into a staging folder, then the installer's
+transaction. Installs stay strictly sequential and in dependency order; only the
+download of the next package may overlap the current one's verify/extract.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+
+from . import archive
+from .dependencies import InstallPlan, resolve
+from .download import DownloadResult
+from .errors import ServerError
+from .installer import Download
+from .metadata import ExtensionMetadata
+from .queue import InstallQueue, Job, JobContext, JobResult, Outcome, Phase
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .manager import ExtensionsManager
+
+
+def skipped_installed(name: str) -> JobResult:
+    return JobResult(name, Outcome.SKIPPED, f"Skip installation of {name} extension. It is already installed.")
+
+
+class _Slot:
+    """One package download, possibly started before its job."""
+
+    def __init__(self, staging: Path) -> None:
+        self.staging = staging
+        self.future: Optional["Future[DownloadResult]"] = None
+        self.ctx: Optional[JobContext] = None
+        self.last: tuple[int, Optional[int]] = (0, None)
+        self.claimed = False
+        self.abandoned = False
+
+    def progress(self, done: int, total: Optional[int]) -> bool:
+        self.last = (done, total)
+        ctx = self.ctx
+        return ctx.progress(done, total, Phase.DOWNLOAD) if ctx is not None else True
+
+    def wait(self) -> DownloadResult:
+        assert self.future is not None
+        return self.future.result()
+
+
+class Prefetcher:
+    """Downloads at most one package ahead of the job being installed, on one background
+    thread. Cancellation uses the queue's token of the job the download belongs to."""
+
+    def __init__(self, manager: "ExtensionsManager", queue: InstallQueue):
+        self.manager = manager
+        self.queue = queue
+        self.slots: dict[str, _Slot] = {}
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
+
+    def start(self, meta: ExtensionMetadata, *, ahead: bool = True) -> Optional[_Slot]:
+        """Start downloading ``meta`` (``ahead``: for a later job; skipped if installed)."""
+        slot = self.slots.get(meta.name)
+        if slot is not None:
+            return slot
+        if ahead and self.manager.registry.is_installed(meta.name):
+            return None
+        slot = self.slots[meta.name] = _Slot(self.manager.installer.new_staging(meta.name))
+        token = self.queue.token_for(meta.name)
+
+        def cancelled() -> bool:
+            return slot.abandoned or bool(token and token.cancelled)
+
+        slot.future = self.executor.submit(self.manager.download, meta, slot.staging, cancelled, slot.progress)
+        return slot
+
+    def claim(self, meta: ExtensionMetadata, ctx: JobContext) -> _Slot:
+        slot = self.start(meta, ahead=False)
+        assert slot is not None
+        slot.ctx = ctx
+        slot.claimed = True
+        done, total = slot.last
+        if done:
+            ctx.progress(done, total, Phase.DOWNLOAD)
+        return slot
+
+    def close(self) -> None:
+        """Stop downloads no job claimed (their job was skipped or cancelled), wait for
+        the background thread, and remove what they left."""
+        for slot in self.slots.values():
+            if not slot.claimed:
+                slot.abandoned = True
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        for slot in self.slots.values():
+            if not slot.claimed:
+                self.manager.installer.discard(slot.staging)
+
+
+class JobFactory:
+    """Makes the queue's jobs for one manager."""
+
+    def __init__(self, manager: "ExtensionsManager"):
+        self.manager = manager
+        #: Set by :meth:`ExtensionsManager.run_jobs` while a queue runs.
+        self.prefetcher: Optional[Prefetcher] = None
+
+    def server_job(self, meta: ExtensionMetadata, plan: Optional[InstallPlan], *, update: bool = False,
+                   next_meta: Optional[ExtensionMetadata] = None) -> Job:
+        """Download ``meta`` from the server and install it (or update it)."""
+        manager = self.manager
+
+        def action(ctx: JobContext) -> JobResult:
+            if not update and manager.registry.is_installed(meta.name):
+                return skipped_installed(meta.name)
+            ctx.phase(Phase.DOWNLOAD, f"Downloading {meta.name}")
+            staging, result = self._fetch(meta, ctx, next_meta)
+            installer = manager.installer
+            try:
+                outcome = installer.install_archive(result.path, meta.replace(archivename=result.file_name), ctx,
+                                                    staging=staging, discard=False)
+            finally:
+                installer.discard(staging, background=True)
+            warnings = tuple(w for w in (plan.warnings() if plan else []) if w.startswith(f"{meta.name} "))
+            return JobResult(outcome.name, outcome.outcome, outcome.message, outcome.restart_required,
+                             warnings, outcome.revision)
+
+        depends = plan.depends_on(meta.name) if plan else ()
+        return Job(meta.name, action, f"Install {meta.name}", depends,
+                   requested=plan is None or meta.name in plan.requested)
+
+    def _fetch(self, meta: ExtensionMetadata, ctx: JobContext,
+               next_meta: Optional[ExtensionMetadata]) -> tuple[Path, DownloadResult]:
+        installer = self.manager.installer
+        prefetch = self.prefetcher
+        if prefetch is not None:
+            slot = prefetch.claim(meta, ctx)
+            if next_meta is not None:
+                prefetch.start(next_meta)  # overlaps with this package's verify/extract
+            try:
+                return slot.staging, slot.wait()
+            except BaseException:
+                installer.discard(slot.staging)
+                raise
+        staging = installer.new_staging(meta.name)
+        try:
+            return staging, self.manager.download(
+                meta, staging, ctx.token, lambda done, total: ctx.progress(done, total, Phase.DOWNLOAD))
+        except BaseException:
+            installer.discard(staging)
+            raise
+
+    def install_jobs(self, plan: InstallPlan) -> list[Job]:
+        """One job per extension of the plan, dependencies first; each starts downloading
+        the next package while it verifies and extracts its own."""
+        order = list(plan.order)
+        return [self.server_job(meta, plan, next_meta=order[i + 1] if i + 1 < len(order) else None)
+                for i, meta in enumerate(order)]
+
+    def update_job(self, meta: ExtensionMetadata) -> Job:
+        """Download an update into ``.updates/`` for Slicer's next start."""
+        manager = self.manager
+
+        def action(ctx: JobContext) -> JobResult:
+            installer = manager.installer
+            folder = installer.updates_folder()
+            folder.mkdir(parents=True, exist_ok=True)
+            ctx.phase(Phase.DOWNLOAD, f"Downloading update of {meta.name}")
+            result = manager.client.download_package(
+                meta.extension_id, folder, name=meta.name, sha512=meta.sha512,
+                progress=lambda done, total: ctx.progress(done, total, Phase.DOWNLOAD), cancel=ctx.token,
+            )
+            return installer.schedule_update(Download(result.path, meta.replace(archivename=result.file_name)))
+
+        return Job(meta.name, action, f"Download update of {meta.name}")
+
+    def file_jobs(self, path: Path, *, force: bool, with_dependencies: bool) -> list[Job]:
+        """A job for an archive on disk, preceded by jobs for its dependencies from the server."""
+        manager = self.manager
+        installer = manager.installer
+        info = archive.inspect_package(path)
+        meta = installer.metadata_for_file(path, info, force=force)
+        jobs: list[Job] = []
+        warnings: list[str] = []
+        deps = [d for d in meta.depends if not manager.registry.is_installed(d)] if with_dependencies else []
+        if deps:
+            try:
+                plan = resolve(deps, manager.catalog().extensions, manager.registry.is_installed)
+                jobs += [self.server_job(m, plan) for m in plan.order]
+                missing = list(plan.unknown) + list(plan.unresolved)
+            except ServerError as exc:
+                missing = deps
+                warnings.append(f"The dependencies of {meta.name} could not be looked up: {exc}")
+            if missing:
+                warnings.append(f"{meta.name} extension depends on the following extensions, which could not "
+                                f"be found: {', '.join(missing)}")
+
+        def action(ctx: JobContext) -> JobResult:
+            result = installer.install_archive(path, meta, ctx, force=force)
+            return JobResult(result.name, result.outcome, result.message, result.restart_required,
+                             tuple(warnings), result.revision)
+
+        jobs.append(Job(meta.name, action, f"Install {path.name}", tuple(deps)))
+        return jobs
+

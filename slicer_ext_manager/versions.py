@@ -1,0 +1,39 @@
+"""Version ordering: ``5.10`` is newer than ``5.9`` (strings would say otherwise).
+
+Slicer versions (``5.8``, ``5.10.0``, ``5.13.0-2026-08-21``) are compared with
+``packaging.version``; a text that is not a version sorts before every version,
+among such texts alphabetically, so a choice stays deterministic.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Tuple, Union
+
+from packaging.version import InvalidVersion, Version
+
+_LEADING_VERSION = re.compile(r"^\d+(?:\.\d+)*")
+
+VersionKey = Tuple[int, Union[Version, str]]
+
+
+def version_key(text: str) -> VersionKey:
+    """Sort key: real versions by ``packaging.version``; a ``-date`` or other suffix
+    after the numbers is ignored (``5.13.0-2026-08-21`` sorts as ``5.13.0``)."""
+    try:
+        return (1, Version(text))
+    except InvalidVersion:
+        match = _LEADING_VERSION.match(text or "")
+        if match:
+            return (1, Version(match.group(0)))
+        return (0, text or "")
+
+
+def newest_version(texts: Iterable[str]) -> str | None:
+    """The newest of ``texts`` (None when empty)."""
+    ordered = sorted(texts, key=version_key)
+    return ordered[-1] if ordered else None
+
+
+def is_newer(candidate: str, current: str) -> bool:
+    return version_key(candidate) > version_key(current)
