@@ -51,7 +51,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks import common  # noqa: E402
 from benchmarks.common import MB, Report  # noqa: E402
 
-
 # ------------------------------------------------------------------------------------------------
 # timers wrapped around core calls from outside
 

@@ -416,7 +416,7 @@ class LocalServer:
                 self.process.kill()
                 self.process.wait(10)
 
-    def __enter__(self) -> "LocalServer":
+    def __enter__(self) -> LocalServer:
         return self
 
     def __exit__(self, *exc: object) -> None:

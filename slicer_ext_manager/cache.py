@@ -87,7 +87,7 @@ class CatalogKey:
     arch: str
 
     @classmethod
-    def of(cls, context: Any) -> "CatalogKey":
+    def of(cls, context: Any) -> CatalogKey:
         return cls(context.server_url.rstrip("/"), context.app_id, context.revision, context.os, context.arch)
 
     @property

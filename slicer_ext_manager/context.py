@@ -31,8 +31,8 @@ from .conventions import (
     DEFAULT_SERVER_URL,
     INSTALL_PATH_KEY,
     LEGACY_ORGANIZATION_DIRS,
-    OS_NAMES,
     ORGANIZATION_DIR,
+    OS_NAMES,
     SERVER_URL_ENV,
     SERVER_URL_KEY,
     USER_SETTINGS_FILE,
@@ -41,6 +41,7 @@ from .conventions import (
     is_revision,
 )
 from .errors import ContextError
+from .fileutil import StrPath
 from .settings import SettingsFile, to_home_absolute
 from .versions import newest_version
 
@@ -147,7 +148,7 @@ class AppContext:
 
         return self.install_path / METADATA_CACHE_FILE
 
-    def with_changes(self, **changes: Any) -> "AppContext":
+    def with_changes(self, **changes: Any) -> AppContext:
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, object]:
@@ -170,20 +171,20 @@ class AppContext:
     def resolve(
         cls,
         *,
-        settings_dir: str | os.PathLike[str] | None = None,
-        user_settings: str | os.PathLike[str] | None = None,
-        revision_settings: str | os.PathLike[str] | None = None,
+        settings_dir: StrPath | None = None,
+        user_settings: StrPath | None = None,
+        revision_settings: StrPath | None = None,
         revision: str | None = None,
         os_name: str | None = None,
         arch: str | None = None,
-        install_path: str | os.PathLike[str] | None = None,
+        install_path: StrPath | None = None,
         server_url: str | None = None,
         app_id: str | None = None,
         app_name: str | None = None,
         slicer_version: str | None = None,
-        slicer_home: str | os.PathLike[str] | None = None,
+        slicer_home: StrPath | None = None,
         environ: Mapping[str, str] | None = None,
-    ) -> "AppContext":
+    ) -> AppContext:
         """Resolve a context from explicit values, the environment and the settings files."""
         r = _Resolver(os.environ if environ is None else environ)
         home = r.slicer_home(slicer_home)
@@ -229,7 +230,7 @@ class _Resolver:
             self.origins[key] = "explicit"
         return value
 
-    def slicer_home(self, explicit: str | os.PathLike[str] | None) -> Path | None:
+    def slicer_home(self, explicit: StrPath | None) -> Path | None:
         if explicit:
             self.origins["slicer_home"] = "explicit"
             return Path(explicit).expanduser().resolve()
@@ -238,8 +239,8 @@ class _Resolver:
             return Path(self.env[SLICER_HOME_ENV]).expanduser().resolve()
         return None
 
-    def user_settings(self, settings_dir: str | os.PathLike[str] | None,
-                      user_settings: str | os.PathLike[str] | None) -> tuple[Path, Path]:
+    def user_settings(self, settings_dir: StrPath | None,
+                      user_settings: StrPath | None) -> tuple[Path, Path]:
         if settings_dir:
             sdir, self.origins["settings_dir"] = Path(settings_dir).expanduser(), "explicit"
         elif self.env.get(SETTINGS_DIR_ENV):
@@ -253,7 +254,7 @@ class _Resolver:
         self.origins["user_settings"] = "settings dir"
         return sdir / USER_SETTINGS_FILE, sdir
 
-    def revision(self, revision: str | None, revision_settings: str | os.PathLike[str] | None,
+    def revision(self, revision: str | None, revision_settings: StrPath | None,
                  search_dirs: list[Path], sdir: Path) -> tuple[str, Path]:
         rev_path = Path(revision_settings).expanduser().resolve() if revision_settings else None
         if rev_path is not None:
@@ -307,7 +308,7 @@ class _Resolver:
             raise ContextError(f"{arch_value!r} is not an architecture name; use amd64 or arm64.")
         return os_value, arch_value
 
-    def install_path(self, explicit: str | os.PathLike[str] | None, rev_settings: SettingsFile, rev: str,
+    def install_path(self, explicit: StrPath | None, rev_settings: SettingsFile, rev: str,
                      home: Path | None) -> Path:
         if explicit:
             self.origins["install_path"] = "explicit"

@@ -82,7 +82,7 @@ class _Part:
 class Downloader:
     """The download half of :class:`~slicer_ext_manager.server.SlicerPackagesClient`."""
 
-    def __init__(self, client: "SlicerPackagesClient"):
+    def __init__(self, client: SlicerPackagesClient):
         self.client = client
 
     def package_file(self, item_id: str, name: str = "") -> dict[str, Any]:
@@ -160,7 +160,7 @@ class Downloader:
 class _Run:
     """The request/resume loop of one download."""
 
-    def __init__(self, client: "SlicerPackagesClient", file_id: str, label: str, total: int | None,
+    def __init__(self, client: SlicerPackagesClient, file_id: str, label: str, total: int | None,
                  progress: ProgressCallback | None, cancel: CancelCheck | None, resumed: int):
         self.client, self.file_id, self.label = client, file_id, label
         self.total, self.progress, self.cancel = total, progress, cancel

@@ -5,6 +5,11 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Union
+
+#: A path argument: ``str`` or any ``os.PathLike`` (an alias because classes with an ``os``
+#: field would shadow the module in their annotations).
+StrPath = Union[str, "os.PathLike[str]"]
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, keep_mode: bool = True) -> None:

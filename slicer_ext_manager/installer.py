@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 import os
 import shutil
 import threading
@@ -86,7 +87,7 @@ class InstallLock:
         self._lock = qtbinding.FileLock(str(install_path / ".slicer-ext-manager.lock"), 0)
         self._timeout = timeout_ms
 
-    def __enter__(self) -> "InstallLock":
+    def __enter__(self) -> InstallLock:
         busy = InstallError(
             "Another program (a second extensions manager, or Slicer) is changing the extensions folder; "
             "wait for it to finish and try again."
@@ -111,8 +112,8 @@ class Installer:
         self.registry = ExtensionRegistry(context)
         self.history = ExtensionsHistory(context.user_settings)
         self.max_expanded_size = max_expanded_size
-        self._trash = None
-        self._trash_jobs: list = []
+        self._trash: ThreadPoolExecutor | None = None
+        self._trash_jobs: list[Future[None]] = []
 
     @property
     def install_path(self) -> Path:
@@ -153,8 +154,6 @@ class Installer:
             return
         if background:
             if self._trash is None:
-                from concurrent.futures import ThreadPoolExecutor
-
                 self._trash = ThreadPoolExecutor(max_workers=1, thread_name_prefix="staging-cleanup")
             self._trash_jobs.append(self._trash.submit(_rmtree, staging))
             return
@@ -325,7 +324,7 @@ class Installer:
             if discard:
                 self.discard(staging)
 
-    def metadata_for_file(self, package: Path, info: "archive.PackageInfo", *, force: bool = False) -> ExtensionMetadata:
+    def metadata_for_file(self, package: Path, info: archive.PackageInfo, *, force: bool = False) -> ExtensionMetadata:
         """Metadata of an install from file; a package built for another
         revision/os/arch is refused with Slicer's reasons unless ``force``."""
         ctx = self.context
@@ -572,7 +571,7 @@ class Installer:
                 self.registry.add_paths(e, name)
         if ext.enabled == enabled:
             return False
-        data = s4ext.read(ext.description_file)
+        data: dict[str, object] = dict(s4ext.read(ext.description_file))
         data["enabled"] = enabled
         s4ext.write(ext.description_file, data)
         return True

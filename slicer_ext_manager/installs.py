@@ -33,7 +33,7 @@ class _Slot:
 
     def __init__(self, staging: Path) -> None:
         self.staging = staging
-        self.future: Optional["Future[DownloadResult]"] = None
+        self.future: Optional[Future[DownloadResult]] = None
         self.ctx: Optional[JobContext] = None
         self.last: tuple[int, Optional[int]] = (0, None)
         self.claimed = False
@@ -53,7 +53,7 @@ class Prefetcher:
     """Downloads at most one package ahead of the job being installed, on one background
     thread. Cancellation uses the queue's token of the job the download belongs to."""
 
-    def __init__(self, manager: "ExtensionsManager", queue: InstallQueue):
+    def __init__(self, manager: ExtensionsManager, queue: InstallQueue):
         self.manager = manager
         self.queue = queue
         self.slots: dict[str, _Slot] = {}
@@ -100,7 +100,7 @@ class Prefetcher:
 class JobFactory:
     """Makes the queue's jobs for one manager."""
 
-    def __init__(self, manager: "ExtensionsManager"):
+    def __init__(self, manager: ExtensionsManager):
         self.manager = manager
         #: Set by :meth:`ExtensionsManager.run_jobs` while a queue runs.
         self.prefetcher: Optional[Prefetcher] = None

@@ -188,12 +188,12 @@ class ExtensionMetadata:
     # -- construction ---------------------------------------------------------
 
     @classmethod
-    def from_server_item(cls, item: Mapping[str, Any]) -> "ExtensionMetadata":
+    def from_server_item(cls, item: Mapping[str, Any]) -> ExtensionMetadata:
         """From one element of ``GET /app/{app_id}/extension`` (a Girder item document)."""
         return cls.from_model_map(normalize_server_item(item), installed=False)
 
     @classmethod
-    def from_model_map(cls, data: Mapping[str, Any], *, installed: bool | None = None) -> "ExtensionMetadata":
+    def from_model_map(cls, data: Mapping[str, Any], *, installed: bool | None = None) -> ExtensionMetadata:
         """From a map with Slicer's model keys: a cache entry or a parsed ``<Name>.s4ext``."""
         name = _text(data.get("extensionname"))
         return cls(
@@ -232,7 +232,7 @@ class ExtensionMetadata:
         slicer_revision: str,
         os: str,
         arch: str,
-    ) -> "ExtensionMetadata":
+    ) -> ExtensionMetadata:
         """For an install from file: Slicer's §4.5 rules, plus the archive's ``depends``
         (Slicer ≥ 5.0.3 drops it; we honour it, as 5.0.2 did)."""
         data: dict[str, Any] = {
@@ -256,7 +256,7 @@ class ExtensionMetadata:
                 data[key] = s4ext[key]
         return cls.from_model_map(data, installed=False)
 
-    def replace(self, **changes: Any) -> "ExtensionMetadata":
+    def replace(self, **changes: Any) -> ExtensionMetadata:
         """A copy with ``changes`` applied to the typed fields and to ``source``."""
         source = dict(self.source)
         for key, value in changes.items():

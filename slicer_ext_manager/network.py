@@ -73,7 +73,7 @@ class ServerOptions:
     user_agent: str = field(default="", compare=False)
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None, **values: Any) -> "ServerOptions":
+    def from_environment(cls, environ: Mapping[str, str] | None = None, **values: Any) -> ServerOptions:
         """Options with the token and API key from ``$SLICER_EXT_MANAGER_TOKEN`` /
         ``$SLICER_EXT_MANAGER_API_KEY`` unless given (``None`` values are ignored)."""
         import os
@@ -84,12 +84,12 @@ class ServerOptions:
         given.setdefault("api_key", env.get(API_KEY_ENV) or None)
         return cls(**given)
 
-    def for_context(self, context: Any) -> "ServerOptions":
+    def for_context(self, context: Any) -> ServerOptions:
         """These options with the profile's server URL and app where not given."""
         return replace(self, url=self.url or context.server_url, app_id=self.app_id or context.app_id,
                        app_name=self.app_name if self.app_name is not None else context.app_name)
 
-    def with_timeout(self, seconds: float) -> "ServerOptions":
+    def with_timeout(self, seconds: float) -> ServerOptions:
         """Short timeouts for a call that must not wait long (the startup check)."""
         return replace(self, timeout=(min(seconds, 3.0), seconds), deadline=seconds, retries=0)
 
@@ -140,7 +140,7 @@ def _tracking(pool_class: type) -> type:
     """A connection pool that records, per thread, the connection it hands out, so the
     watchdog can shut its socket down (and hands out none once a limit was passed)."""
 
-    class Pool(pool_class):  # type: ignore[valid-type, misc]
+    class Pool(pool_class):  # a pool class chosen at run time
         def _get_conn(self, timeout: float | None = None) -> Any:
             transfer = getattr(_current, "transfer", None)
             if transfer is not None and transfer.failure:
@@ -173,13 +173,15 @@ class _Adapter(HTTPAdapter):
 
 def _retry(retries: int, backoff: float) -> Retry:
     methods = frozenset({"GET", "HEAD"})
-    kwargs: dict[str, Any] = dict(total=retries, connect=retries, read=retries, status=retries, other=0,
-                                  backoff_factor=backoff, status_forcelist=(500, 502, 503, 504),
-                                  raise_on_status=False, respect_retry_after_header=True)
+    kwargs: dict[str, Any] = {
+        "total": retries, "connect": retries, "read": retries, "status": retries, "other": 0,
+        "backoff_factor": backoff, "status_forcelist": (500, 502, 503, 504),
+        "raise_on_status": False, "respect_retry_after_header": True,
+    }
     try:
         return Retry(allowed_methods=methods, **kwargs)
     except TypeError:  # urllib3 < 1.26 (old Slicer builds)
-        return Retry(method_whitelist=methods, **kwargs)
+        return Retry(method_whitelist=methods, **kwargs)  # type: ignore[call-arg]
 
 
 def make_session(options: ServerOptions) -> tuple[requests.Session, requests.Session]:
@@ -256,7 +258,7 @@ class Watchdog:
         self._lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
 
-    def watch(self, transfer: Transfer) -> "_Watch":
+    def watch(self, transfer: Transfer) -> _Watch:
         return _Watch(self, transfer)
 
     def _add(self, transfer: Transfer) -> None:

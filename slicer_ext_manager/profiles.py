@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping, Optional
 from . import __version__
 from .conventions import invalid_name_sentence, is_extension_name
 from .errors import ExtensionManagerError
-from .fileutil import atomic_write_text
+from .fileutil import StrPath, atomic_write_text
 from .metadata import ExtensionMetadata
 from .registry import ExtensionRegistry
 
@@ -63,7 +63,7 @@ class ExtensionsProfile:
         }
 
     @classmethod
-    def from_json(cls, data: Any, source: str = "This file") -> "ExtensionsProfile":
+    def from_json(cls, data: Any, source: str = "This file") -> ExtensionsProfile:
         """Validate ``data``; anything unexpected is one :class:`ProfileError` sentence."""
         if not isinstance(data, Mapping) or data.get("format") != FORMAT:
             raise ProfileError(f"{source} is not an extensions profile written by slicer-ext-manager.")
@@ -80,7 +80,7 @@ class ExtensionsProfile:
                    _text(slicer.get("version")) or None, _text(slicer.get("server_url")), entries,
                    _text(data.get("created")), tuple(dict.fromkeys(bookmarks)))
 
-    def save(self, path: str | os.PathLike[str]) -> None:
+    def save(self, path: StrPath) -> None:
         try:
             atomic_write_text(Path(path), json.dumps(self.to_json(), indent=2) + "\n")
         except OSError as exc:
@@ -88,7 +88,7 @@ class ExtensionsProfile:
                                "choose a folder that exists and is writable.") from exc
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "ExtensionsProfile":
+    def load(cls, path: StrPath) -> ExtensionsProfile:
         try:
             with open(path, "rb") as fh:
                 raw = fh.read(MAX_PROFILE_BYTES + 1)

@@ -79,7 +79,7 @@ def running_in_pythonqt() -> bool:
 
 
 def _load_pythonqt() -> Binding:
-    import qt  # type: ignore[import-not-found]  # PythonQt (Slicer's binding)
+    import qt  # PythonQt (Slicer's binding)
 
     return Binding(
         PYTHONQT, str(qt.qVersion()), qt.QSettings, qt.QLockFile, qt.QSettings.IniFormat,

@@ -81,7 +81,7 @@ class Job:
     earlier jobs whose failure makes this one skip."""
 
     name: str
-    action: Callable[["JobContext"], "JobResult"]
+    action: Callable[[JobContext], JobResult]
     description: str = ""
     depends_on: tuple[str, ...] = ()
     requested: bool = True

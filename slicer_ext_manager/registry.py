@@ -101,7 +101,7 @@ def module_paths_for(folder: Path, slicer_version: str | None, os_name: str) -> 
     if os_name == "win":
         site_packages = [f"{p}/Lib/site-packages"]
     else:
-        site_packages = sorted(glob.glob(f"{glob.escape(p)}/lib/python3*/site-packages")) or [None]
+        site_packages = sorted(glob.glob(f"{glob.escape(p)}/lib/python3*/site-packages"))
     return ModulePaths(
         additional_paths=existing(
             f"{p}/cli-modules",

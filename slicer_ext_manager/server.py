@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping
 import requests
 
 from .conventions import invalid_name_sentence, is_extension_name
-from .download import DownloadResult, Downloader
+from .download import Downloader, DownloadResult
 from .errors import (
     HTTPStatusError,
     MalformedResponseError,
@@ -47,7 +47,7 @@ def _proxy_for(url: str) -> str | None:
     return proxies.get(urllib.parse.urlsplit(url).scheme) or proxies.get("all")
 
 
-def make_client(options: ServerOptions) -> "SlicerPackagesClient":
+def make_client(options: ServerOptions) -> SlicerPackagesClient:
     """The one way clients are made (``options.url`` and ``options.app_id`` must be set)."""
     return SlicerPackagesClient.from_options(options)
 
@@ -77,7 +77,7 @@ class SlicerPackagesClient:
                 pass
 
     @classmethod
-    def from_options(cls, options: ServerOptions) -> "SlicerPackagesClient":
+    def from_options(cls, options: ServerOptions) -> SlicerPackagesClient:
         from dataclasses import asdict
 
         values = asdict(options)

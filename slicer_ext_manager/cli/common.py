@@ -24,7 +24,7 @@ Command = Callable[[argparse.Namespace], int]
 
 
 class CliParser(argparse.ArgumentParser):
-    def error(self, message: str):  # type: ignore[override]  # argparse prints usage and exits 2
+    def error(self, message: str):  # argparse prints usage and exits 2
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
@@ -155,7 +155,7 @@ def add_context_options(parser: argparse.ArgumentParser, *, suppress: bool = Fal
 # -- from options to the core ------------------------------------------------------------------------------
 
 
-def context_from_args(args: argparse.Namespace) -> "AppContext":
+def context_from_args(args: argparse.Namespace) -> AppContext:
     from ..context import AppContext
     from ..manager import validate_server_url
 
@@ -168,7 +168,7 @@ def context_from_args(args: argparse.Namespace) -> "AppContext":
     )
 
 
-def server_options_from_args(args: argparse.Namespace, **values: Any) -> "ServerOptions":
+def server_options_from_args(args: argparse.Namespace, **values: Any) -> ServerOptions:
     """The one :class:`ServerOptions` of a command (``values``: URL and app when not the profile's)."""
     from ..network import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, ServerOptions
 
@@ -185,7 +185,7 @@ def server_options_from_args(args: argparse.Namespace, **values: Any) -> "Server
     )
 
 
-def manager_from_args(args: argparse.Namespace) -> "ExtensionsManager":
+def manager_from_args(args: argparse.Namespace) -> ExtensionsManager:
     """The core object every extension command works through."""
     from ..manager import ExtensionsManager
 

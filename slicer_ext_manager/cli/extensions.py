@@ -49,7 +49,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def state_text(entry: "ExtensionState") -> str:
+def state_text(entry: ExtensionState) -> str:
     if not entry.compatible:
         return "incompatible: " + "; ".join(entry.reasons)
     if entry.update_available:
@@ -57,7 +57,7 @@ def state_text(entry: "ExtensionState") -> str:
     return "installed" if entry.installed else "not installed"
 
 
-def _catalog_note(manager: "ExtensionsManager") -> None:
+def _catalog_note(manager: ExtensionsManager) -> None:
     catalog = manager.catalog()
     if catalog.offline_reason or catalog.is_empty:
         say(catalog.status_text())
@@ -112,7 +112,7 @@ def cmd_releases(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def report(args: argparse.Namespace, result: "OperationReport") -> int:
+def report(args: argparse.Namespace, result: OperationReport) -> int:
     """Print an OperationReport; exit 1 when anything failed."""
     if args.json:
         print_json(result.to_json())
