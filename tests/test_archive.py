@@ -178,15 +178,20 @@ def refused(pkg: Path, staging: Path, exc_type=UnsafeArchiveError, entry: str | 
     "filename, expected",
     [
         ("30987-linux-amd64-ImageMaker-git6293f99-2017-07-03.tar.gz",
-         ArchiveNameFields("30987", "linux", "amd64", "ImageMaker", "git", "6293f99", "2017-07-03")),
+         ArchiveNameFields("30987", "linux", "amd64", "ImageMaker", "git", "6293f99", "2017-07-03", ".tar.gz")),
         ("33241-win-amd64-SlicerIGT-git1a2b3c4-2025-01-29.zip",
-         ArchiveNameFields("33241", "win", "amd64", "SlicerIGT", "git", "1a2b3c4", "2025-01-29")),
+         ArchiveNameFields("33241", "win", "amd64", "SlicerIGT", "git", "1a2b3c4", "2025-01-29", ".zip")),
         ("33241-macosx-arm64-My-Odd-Name-git1a2b3c4-2025-01-29.tgz",
-         ArchiveNameFields("33241", "macosx", "arm64", "My-Odd-Name", "git", "1a2b3c4", "2025-01-29")),
+         ArchiveNameFields("33241", "macosx", "arm64", "My-Odd-Name", "git", "1a2b3c4", "2025-01-29", ".tgz")),
         ("/downloads/28257-linux-amd64-Old-svn12345-2019-05-01.tar.bz2",
-         ArchiveNameFields("28257", "linux", "amd64", "Old", "svn", "12345", "2019-05-01")),
+         ArchiveNameFields("28257", "linux", "amd64", "Old", "svn", "12345", "2019-05-01", ".tar.bz2")),
         ("33241-linux-amd64-Local-abcdef0-2025-01-29.tar.xz",
-         ArchiveNameFields("33241", "linux", "amd64", "Local", "", "abcdef0", "2025-01-29")),
+         ArchiveNameFields("33241", "linux", "amd64", "Local", "", "abcdef0", "2025-01-29", ".tar.xz")),
+        # Slicer's build writes git, svn, hg or local: anything else is part of the revision.
+        ("33241-linux-amd64-Foo-cvs123-2025-01-29.tar.gz",
+         ArchiveNameFields("33241", "linux", "amd64", "Foo", "", "cvs123", "2025-01-29", ".tar.gz")),
+        (Path("/downloads/33241-linux-amd64-Foo-local0-2025-01-29.zip"),
+         ArchiveNameFields("33241", "linux", "amd64", "Foo", "local", "0", "2025-01-29", ".zip")),
     ],
 )
 def test_parse_archive_name(filename, expected):
@@ -227,7 +232,7 @@ def test_linux_tar_package(tmp_path, staging, compression, suffix):
     assert info.slicer_version == "5.8" and info.macos_revision is None
     assert info.entry_count == 5
     assert info.expanded_size == len(b"#!/bin/sh\necho hello\n") + len(b"print('hello')\n") + len(S4EXT)
-    assert info.name_fields == ArchiveNameFields(REV, "linux", "amd64", NAME, "git", "1234567", "2025-01-29")
+    assert info.name_fields == ArchiveNameFields(REV, "linux", "amd64", NAME, "git", "1234567", "2025-01-29", suffix)
 
     calls = []
     root = extract_package(pkg, staging, progress=lambda done, total: calls.append((done, total)))
@@ -337,6 +342,14 @@ def test_macos_link_escaping_the_installed_subtree_is_refused(tmp_path, staging)
     evil = f"{MAC_ROOT}/lib/evil.dylib"
     pkg = make_tar(pkg_path(tmp_path, top=MAC_TOP), mac_entries([L(evil, "../../other.dylib")]))
     refused(pkg, staging, entry=evil)
+
+
+def test_macos_description_outside_its_extension_folder_refused(tmp_path, staging):
+    # Extensions-<rev>/<Name>.s4ext: the installed subtree would be the file itself.
+    entries = [D(MAC_TOP), F(f"{MAC_TOP}/Slicer.app/Contents/Extensions-{REV}/{NAME}.s4ext", S4EXT)]
+    pkg = make_tar(pkg_path(tmp_path, top=MAC_TOP), entries)
+    err = refused(pkg, staging, ArchiveError)
+    assert "is not in the folder of extension" in str(err)
 
 
 # ------------------------------------------------------------------------------------------------

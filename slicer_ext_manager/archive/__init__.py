@@ -1,0 +1,179 @@
+"""Inspect and safely extract Slicer extension packages (reference §4.1–4.3, §5.5–5.6, §9 quirk 17).
+
+Qt-free, standard library only (``tarfile``, ``zipfile``, ``gzip``, ``bz2``, ``lzma``).
+
+Accepted packages: ``.tar.gz``/``.tgz``, ``.tar``, ``.tar.bz2``, ``.tar.xz`` and ``.zip``
+(the type is detected from the file's first bytes, not from its name).
+
+Safety rules, checked on every entry by :func:`inspect_package` *and again* while
+:func:`extract_package` streams the archive (the file may change between the two calls):
+
+* no absolute name (``/x``, ``\\x``, ``C:x``, UNC ``\\\\server\\share``), no ``..`` component,
+  no NUL character; ``\\`` counts as a folder separator everywhere;
+* every entry lies under one single top folder; no file, link or other entry at the top level;
+* only regular files, folders and symbolic links: hard links, character/block devices,
+  FIFOs and unknown entry types are refused;
+* a symbolic link has a relative target whose ``..`` components all come first and
+  do not climb above the package's top folder, or, for a link inside a macOS
+  ``Slicer.app/Contents/Extensions-<rev>/<Name>`` tree, above that tree (the part
+  that gets installed); ``..`` after a folder name is refused because the OS would
+  resolve it after following that folder if it were itself a link;
+* no entry may pass through a symbolic link of the archive, whatever their order
+  (compared case-insensitively: macOS and Windows file systems are), and no path
+  may be both a file and a folder, or appear twice;
+* the sum of the regular files' sizes must stay below a limit (:func:`default_size_limit`);
+  zip packages are also refused when one member declares a compression ratio above
+  :data:`ZIP_MAX_MEMBER_RATIO`, when members overlap, or when a member produces more
+  bytes than it declares (bytes are counted while extracting);
+* at most :data:`MAX_ENTRIES` entries; tar headers are bounded (:data:`TAR_HEADER_ALLOWANCE`);
+* the package must hold an extension description (``share/Slicer-X.Y/<Name>.s4ext``,
+  else any ``*.s4ext``).
+
+Extraction never writes outside the staging folder (see :mod:`.extract`). On any failure,
+cancellation included, everything written into the staging folder is removed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .. import conventions
+from ..conventions import PackageName
+from .extract import Writer, check_staging, clear, content_root
+from .limits import (
+    CHUNK_SIZE,
+    DEFAULT_MAX_RATIO,
+    DEFAULT_MAX_SIZE_LIMIT,
+    DEFAULT_MIN_SIZE_LIMIT,
+    MAX_DESCRIPTION_SIZE,
+    MAX_ENTRIES,
+    MAX_LINK_TARGET,
+    TAR_HEADER_ALLOWANCE,
+    TAR_STREAM_ALLOWANCE,
+    ZIP_MAX_MEMBER_RATIO,
+    ZIP_RATIO_MIN_SIZE,
+    CancelCallback,
+    ProgressCallback,
+    default_size_limit,
+    resolve_limits,
+)
+from .messages import changed
+from .package import (
+    DescriptionPicker,
+    PackageInfo,
+    build_info,
+    check_app_revision,
+    root_parts,
+)
+from .readers import Members, detect, open_members, reading
+from .validation import FILE, Validator
+
+__all__ = [
+    "ArchiveNameFields",
+    "PackageInfo",
+    "PackageName",
+    "parse_archive_name",
+    "inspect_package",
+    "extract_package",
+    "default_size_limit",
+    "DEFAULT_MAX_RATIO",
+    "DEFAULT_MIN_SIZE_LIMIT",
+    "DEFAULT_MAX_SIZE_LIMIT",
+    "ZIP_MAX_MEMBER_RATIO",
+    "ZIP_RATIO_MIN_SIZE",
+    "MAX_ENTRIES",
+    "MAX_DESCRIPTION_SIZE",
+    "MAX_LINK_TARGET",
+    "TAR_HEADER_ALLOWANCE",
+    "TAR_STREAM_ALLOWANCE",
+    "CHUNK_SIZE",
+]
+
+#: The fields of a package file name; kept for callers of the former ``archive`` module.
+ArchiveNameFields = PackageName
+
+
+def parse_archive_name(filename: str | os.PathLike[str]) -> PackageName | None:
+    """:func:`conventions.parse_package_name` of a file name or path."""
+    return conventions.parse_package_name(os.fspath(filename))
+
+
+def inspect_package(path: str | os.PathLike[str], *, max_expanded_size: int | None = None) -> PackageInfo:
+    """Read and validate a package's member list (and its ``.s4ext``), write nothing.
+
+    Raises :class:`UnsafeArchiveError` (naming the entry) for any entry that breaks the
+    package's safety rules, for a package expanding beyond ``max_expanded_size`` bytes
+    (default: :func:`default_size_limit` of the file size) and for a package without
+    description file; :class:`ArchiveError` for an unreadable, damaged or unknown file.
+    A tar is streamed once, to its end: gzip/bzip2/xz integrity is checked.
+    """
+    archive = Path(os.fspath(path))
+    fmt, compression = detect(archive)
+    limits = resolve_limits(archive, max_expanded_size)
+    validator = Validator(archive, limits)
+    picker = DescriptionPicker(archive)
+    with reading(archive), open_members(archive, fmt, compression, validator, limits) as members:
+        for member in members:
+            picker.read(member.entry, member.chunks)
+    return build_info(archive, fmt, validator, picker)
+
+
+def extract_package(
+    path: str | os.PathLike[str],
+    staging_dir: str | os.PathLike[str],
+    *,
+    info: PackageInfo | None = None,
+    app_revision: str | None = None,
+    max_expanded_size: int | None = None,
+    cancel: CancelCallback | None = None,
+    progress: ProgressCallback | None = None,
+) -> Path:
+    """Extract a package into ``staging_dir`` (which must exist and be empty) and return the
+    folder holding the extension's content: ``<staging>/<top>`` or, for a macOS package,
+    ``<staging>/<top>/Slicer.app/Contents/Extensions-<rev>/<Name>``.
+
+    ``info`` (from :func:`inspect_package`) saves the inspection pass; every entry is
+    validated again while extracting anyway, and the package must still match ``info``.
+    ``app_revision``: refuse a macOS package built for another Slicer revision. ``cancel()``
+    returning true raises :class:`CancelledError`; ``progress(done_bytes, total_bytes)`` is
+    called at the start, after each chunk and at the end. On any error everything written
+    into ``staging_dir`` is removed.
+    """
+    archive = Path(os.fspath(path))
+    staging = Path(os.fspath(staging_dir))
+    check_staging(staging)
+    if info is None:
+        info = inspect_package(archive, max_expanded_size=max_expanded_size)
+    check_app_revision(archive, info, app_revision)
+    limits = resolve_limits(archive, max_expanded_size)
+    fmt, compression = detect(archive)
+    if fmt != info.format:
+        raise changed(archive)
+    root = root_parts(info)
+    validator = Validator(archive, limits, top=info.top_folder, root=root)
+    writer = Writer(archive, staging, limit=limits.size, total=info.expanded_size, cancel=cancel, progress=progress)
+    try:
+        with reading(archive), open_members(archive, fmt, compression, validator, limits) as members:
+            seen_description = _write_members(members, writer, watch=info.s4ext_member)
+        if not seen_description or validator.count != info.entry_count:
+            raise changed(archive)
+        result = content_root(staging, root, info.extension_name)
+        writer.finish()
+        return result
+    except BaseException:
+        clear(staging)
+        raise
+
+
+def _write_members(members: Members, writer: Writer, watch: str | None = None) -> bool:
+    """Write every member; returns whether a regular file named ``watch`` was written."""
+    writer.report()
+    writer.check_cancel()
+    seen = False
+    for member in members:
+        entry = member.entry
+        if entry.kind == FILE:
+            seen = seen or entry.member == watch
+        writer.write(member)
+    return seen
