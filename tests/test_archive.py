@@ -25,6 +25,7 @@ from slicer_ext_manager.archive import (
     PackageInfo,
     default_size_limit,
     extract_package,
+    extract_verified,
     inspect_package,
     parse_archive_name,
 )
@@ -160,7 +161,10 @@ def refused(pkg: Path, staging: Path, exc_type=UnsafeArchiveError, entry: str | 
         inspect_package(pkg, max_expanded_size=kwargs.get("max_expanded_size"))
     with pytest.raises(exc_type) as extracted:
         extract_package(pkg, staging, **kwargs)
-    for err in (inspected.value, extracted.value):
+    # The single pass (what an install runs) refuses exactly the same packages.
+    with pytest.raises(exc_type) as verified:
+        extract_verified(pkg, staging, **kwargs)
+    for err in (inspected.value, extracted.value, verified.value):
         if entry is not None:
             assert entry in str(err), str(err)
         if exc_type is ArchiveError:
@@ -770,3 +774,136 @@ def test_own_checks_without_tarfile_data_filter(tmp_path, staging, monkeypatch):
     for i, extra in enumerate(cases):
         pkg = make_tar(tmp_path / "pkgs" / f"case{i}.tar.gz", base_entries() + extra)
         refused(pkg, staging, entry=extra[-1][0].name)
+
+# ------------------------------------------------------------------------------------------------
+# the single pass (extract_verified)
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("compression, suffix", [("gz", ".tar.gz"), ("bz2", ".tar.bz2"), ("xz", ".tar.xz"),
+                                                 ("", ".tar"), ("zip", ".zip")])
+def test_single_pass_matches_inspect_then_extract(tmp_path, staging, compression, suffix):
+    if compression == "zip":
+        pkg = make_zip(pkg_path(tmp_path, suffix), win_zip_entries())
+    else:
+        pkg = make_tar(pkg_path(tmp_path, suffix), base_entries(), compression)
+    expected = inspect_package(pkg)
+    other = tmp_path / "two-pass"
+    other.mkdir()
+    expected_root = extract_package(pkg, other, info=expected)
+    info, root = extract_verified(pkg, staging, expected_name=NAME)
+    assert info == expected
+    assert root == staging / TOP and _files(root) == _files(expected_root)
+    if os.name != "nt":
+        cli = "lib/Slicer-5.8/cli-modules/MyCLI"
+        assert stat.S_IMODE((root / cli).stat().st_mode) == stat.S_IMODE((expected_root / cli).stat().st_mode)
+
+
+@posix_only
+def test_single_pass_macos_package(tmp_path, staging):
+    pkg = make_tar(pkg_path(tmp_path, top=MAC_TOP), mac_entries())
+    info, root = extract_verified(pkg, staging, expected_name=NAME, app_revision=REV)
+    assert info.macos_revision == REV and info.root_member == MAC_ROOT and root == staging / MAC_ROOT
+    link = root / f"lib/Slicer-5.8/qt-loadable-modules/libqSlicer{NAME}Module.dylib"
+    assert link.is_symlink() and link.read_bytes().startswith(b"\xcf\xfa\xed\xfe")
+
+
+def test_single_pass_refuses_macos_package_for_another_revision(tmp_path, staging):
+    pkg = make_tar(pkg_path(tmp_path, top=MAC_TOP), mac_entries())
+    before = snapshot(tmp_path)
+    with pytest.raises(ArchiveError) as caught:
+        extract_verified(pkg, staging, app_revision="30000")
+    assert not isinstance(caught.value, UnsafeArchiveError)
+    assert "revision 33241" in str(caught.value) and "revision 30000" in str(caught.value)
+    assert snapshot(tmp_path) == before and staging_clean(staging)
+
+
+def test_single_pass_refuses_another_extension(tmp_path, staging):
+    pkg = make_tar(pkg_path(tmp_path), base_entries())
+    before = snapshot(tmp_path)
+    with pytest.raises(ArchiveError, match=f"contains extension {NAME}, not Other"):
+        extract_verified(pkg, staging, expected_name="Other")
+    assert snapshot(tmp_path) == before and staging_clean(staging)
+
+
+def test_single_pass_zip_lying_declared_size(tmp_path, staging):
+    bomb = f"{TOP}/lib/bomb.bin"
+    pkg = make_zip(pkg_path(tmp_path, ".zip"), win_zip_entries() + [(zinfo(bomb), bytes(2**20))])
+    _patch_zip_sizes(pkg, bomb, 1000)
+    before = snapshot(tmp_path)
+    with pytest.raises(UnsafeArchiveError) as caught:
+        extract_verified(pkg, staging, max_expanded_size=64 * 1024)
+    assert bomb in str(caught.value) and "declared size" in str(caught.value)
+    assert snapshot(tmp_path) == before and staging_clean(staging)
+
+
+def test_single_pass_zip_with_corrupt_member_data(tmp_path, staging):
+    bad = f"{TOP}/lib/zz-last.bin"
+    pkg = make_zip(pkg_path(tmp_path, ".zip"), win_zip_entries() + [(zinfo(bad), os.urandom(4096))])
+    with zipfile.ZipFile(pkg) as zf:
+        zi = zf.getinfo(bad)
+    data = bytearray(pkg.read_bytes())
+    data[zi.header_offset + 30 + len(bad.encode()) + len(zi.extra) + 100] ^= 0xFF
+    pkg.write_bytes(bytes(data))
+    before = snapshot(tmp_path)
+    with pytest.raises(ArchiveError) as caught:
+        extract_verified(pkg, staging)
+    assert "damaged or incomplete" in str(caught.value) and bad in str(caught.value)
+    assert snapshot(tmp_path) == before and staging_clean(staging)
+
+
+def test_single_pass_oversized_description_refused(tmp_path, staging):
+    big = S4EXT + b"#" * (archive.MAX_DESCRIPTION_SIZE + 1)
+    pkg = make_tar(pkg_path(tmp_path), base_entries()[:-1] + [F(S4EXT_MEMBER, big)])
+    assert "oversized description" in str(refused(pkg, staging, ArchiveError, entry=S4EXT_MEMBER))
+
+
+@pytest.mark.parametrize("after_data", [False, True])
+def test_single_pass_cancel_cleans_staging(tmp_path, staging, after_data):
+    entries = base_entries() + [F(f"{TOP}/lib/file{i}.bin", os.urandom(2048)) for i in range(5)]
+    pkg = make_tar(pkg_path(tmp_path), entries)
+    calls = []
+
+    def cancel():
+        return any(done > 0 for done, _ in calls[1:]) if after_data else bool(calls)
+
+    before = snapshot(tmp_path)
+    with pytest.raises(CancelledError):
+        extract_verified(pkg, staging, progress=lambda done, total: calls.append((done, total)), cancel=cancel)
+    assert calls and staging_clean(staging) and snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("kind", ["tar", "zip"])
+def test_single_pass_progress(tmp_path, staging, kind):
+    noise = os.urandom(3 * archive.CHUNK_SIZE)
+    if kind == "zip":
+        # A link's target is stored as data, but none of it is written as file content.
+        links = [(zinfo(f"{TOP}/lib/n-link.bin", unix_mode=stat.S_IFLNK | 0o777), b"n.bin")] if os.name != "nt" else []
+        pkg = make_zip(pkg_path(tmp_path, ".zip"), win_zip_entries() + [(zinfo(f"{TOP}/lib/n.bin"), noise), *links])
+    else:
+        pkg = make_tar(pkg_path(tmp_path), base_entries() + [F(f"{TOP}/lib/n.bin", noise)])
+    calls = []
+    info, _root = extract_verified(pkg, staging, progress=lambda done, total: calls.append((done, total)))
+    # A zip declares its expanded size up front; a tar's is known at its end: its file size is used.
+    total = info.expanded_size if kind == "zip" else pkg.stat().st_size
+    assert calls[0] == (0, total) and calls[-1] == (total, total)
+    assert len(calls) > 3 and all(a[0] <= b[0] for a, b in zip(calls, calls[1:]))
+
+
+def test_single_pass_decompresses_once(tmp_path, staging, monkeypatch):
+    from slicer_ext_manager.archive import readers
+
+    opened = []
+
+    class CountingSource(readers.TarSource):
+        def __init__(self, *args, **kwargs):
+            opened.append(args[0])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(readers, "TarSource", CountingSource)
+    pkg = make_tar(pkg_path(tmp_path), base_entries())
+    extract_verified(pkg, staging)
+    assert opened == [pkg]

@@ -5,8 +5,17 @@ Qt-free, standard library only (``tarfile``, ``zipfile``, ``gzip``, ``bz2``, ``l
 Accepted packages: ``.tar.gz``/``.tgz``, ``.tar``, ``.tar.bz2``, ``.tar.xz`` and ``.zip``
 (the type is detected from the file's first bytes, not from its name).
 
-Safety rules, checked on every entry by :func:`inspect_package` *and again* while
-:func:`extract_package` streams the archive (the file may change between the two calls):
+Three entry points share one reader and one set of rules:
+
+* :func:`extract_verified` — the install path: **one** decompression pass that validates
+  every entry before writing it into staging, finds and parses the ``.s4ext``, applies
+  the macOS rules and the expected name, and on any refusal removes what it wrote;
+* :func:`inspect_package` — validate and describe a package, write nothing (to plan an
+  install from file before its job runs);
+* :func:`extract_package` — extract a package already inspected (validated again while
+  streaming: the file may change between the two calls).
+
+Safety rules, checked on every entry:
 
 * no absolute name (``/x``, ``\\x``, ``C:x``, UNC ``\\\\server\\share``), no ``..`` component,
   no NUL character; ``\\`` counts as a folder separator everywhere;
@@ -64,6 +73,7 @@ from .package import (
     PackageInfo,
     build_info,
     check_app_revision,
+    check_expected_name,
     root_parts,
 )
 from .readers import Members, detect, open_members, reading
@@ -76,6 +86,7 @@ __all__ = [
     "parse_archive_name",
     "inspect_package",
     "extract_package",
+    "extract_verified",
     "default_size_limit",
     "DEFAULT_MAX_RATIO",
     "DEFAULT_MIN_SIZE_LIMIT",
@@ -119,6 +130,55 @@ def inspect_package(path: str | os.PathLike[str], *, max_expanded_size: int | No
     return build_info(archive, fmt, validator, picker)
 
 
+def extract_verified(
+    path: str | os.PathLike[str],
+    staging_dir: str | os.PathLike[str],
+    *,
+    expected_name: str | None = None,
+    app_revision: str | None = None,
+    max_expanded_size: int | None = None,
+    cancel: CancelCallback | None = None,
+    progress: ProgressCallback | None = None,
+) -> tuple[PackageInfo, Path]:
+    """Validate and extract a package in one decompression pass; return what
+    :func:`inspect_package` would and the folder holding the extension's content (as
+    :func:`extract_package` does).
+
+    ``staging_dir`` must exist and be empty. Every entry is validated before it is written;
+    the description is read as it goes by. Then, before returning: the package must have
+    a description; ``expected_name`` (if given) must be the extension's name;
+    ``app_revision`` (if given) must be the revision of a macOS package; a macOS package's
+    links must stay in its installed subtree. Any refusal, error or cancellation
+    (``cancel()`` true) removes everything written into ``staging_dir``: nothing of a
+    refused package ever leaves staging.
+
+    ``progress(done, total)`` is called at the start, after each chunk and at the end: bytes
+    written of the declared expanded size for a zip; bytes of the package file read for a
+    tar (its expanded size is only known at its end).
+    """
+    archive = Path(os.fspath(path))
+    staging = Path(os.fspath(staging_dir))
+    check_staging(staging)
+    fmt, compression = detect(archive)
+    limits = resolve_limits(archive, max_expanded_size)
+    validator = Validator(archive, limits)
+    picker = DescriptionPicker(archive)
+    try:
+        with reading(archive), open_members(archive, fmt, compression, validator, limits) as members:
+            writer = Writer(archive, staging, limit=limits.size, total=members.total, cancel=cancel,
+                            progress=progress, meter=members.position)
+            _write_members(members, writer, picker)
+        info = build_info(archive, fmt, validator, picker)
+        check_expected_name(archive, info, expected_name)
+        check_app_revision(archive, info, app_revision)
+        root = content_root(staging, root_parts(info), info.extension_name)
+        writer.finish()
+        return info, root
+    except BaseException:
+        clear(staging)
+        raise
+
+
 def extract_package(
     path: str | os.PathLike[str],
     staging_dir: str | os.PathLike[str],
@@ -138,7 +198,7 @@ def extract_package(
     ``app_revision``: refuse a macOS package built for another Slicer revision. ``cancel()``
     returning true raises :class:`CancelledError`; ``progress(done_bytes, total_bytes)`` is
     called at the start, after each chunk and at the end. On any error everything written
-    into ``staging_dir`` is removed.
+    into ``staging_dir`` is removed. :func:`extract_verified` does all this in one pass.
     """
     archive = Path(os.fspath(path))
     staging = Path(os.fspath(staging_dir))
@@ -166,14 +226,19 @@ def extract_package(
         raise
 
 
-def _write_members(members: Members, writer: Writer, watch: str | None = None) -> bool:
-    """Write every member; returns whether a regular file named ``watch`` was written."""
+def _write_members(members: Members, writer: Writer, picker: DescriptionPicker | None = None,
+                   watch: str | None = None) -> bool:
+    """Write every member; with ``picker``, the description candidates are kept on the way.
+    Returns whether a regular file named ``watch`` was written."""
     writer.report()
     writer.check_cancel()
     seen = False
     for member in members:
         entry = member.entry
+        chunks = None
         if entry.kind == FILE:
             seen = seen or entry.member == watch
-        writer.write(member)
+            if picker is not None:
+                chunks = picker.tee(entry, member.chunks(writer.budget()))
+        writer.write(member, chunks)
     return seen

@@ -81,6 +81,19 @@ class DescriptionPicker:
         elif self.fallback is None:
             self.fallback = (entry, text)
 
+    def tee(self, entry: Entry, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        """``chunks`` unchanged; a wanted description is kept when its last chunk has gone by."""
+        if not self.wants(entry):
+            yield from chunks
+            return
+        self.check_size(entry, entry.size)
+        data = bytearray()
+        for chunk in chunks:
+            data += chunk
+            self.check_size(entry, len(data))
+            yield chunk
+        self.offer(entry, bytes(data))
+
     def read(self, entry: Entry, chunks: Callable[[int], Iterator[bytes]]) -> None:
         """Read a wanted description (inspection: nothing else is read)."""
         if self.wants(entry):
@@ -155,4 +168,12 @@ def check_app_revision(archive: Path, info: PackageInfo, app_revision: str | Non
         raise ArchiveError(
             f"The package {archive.name} was built for Slicer revision {info.macos_revision}, "
             f"but this Slicer is revision {app_revision}; install the package built for this revision."
+        )
+
+
+def check_expected_name(archive: Path, info: PackageInfo, expected_name: str | None) -> None:
+    if expected_name is not None and info.extension_name != expected_name:
+        raise ArchiveError(
+            f"The package {archive.name} contains extension {info.extension_name}, "
+            f"not {expected_name}; it was not installed."
         )

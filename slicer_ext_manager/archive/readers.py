@@ -380,6 +380,10 @@ def _check_zip_overlap(archive: Path, infos: list[zipfile.ZipInfo], archive_size
             raise unsafe(archive, info.filename, "overlaps another entry of the zip file (this looks like a zip bomb)")
 
 
+def _zip_is_link(info: zipfile.ZipInfo) -> bool:
+    return info.create_system == 3 and stat.S_ISLNK(info.external_attr >> 16)
+
+
 def _zip_members(archive: Path, zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo],
                  validator: Validator) -> Iterator[Member]:
     for info in infos:
@@ -402,7 +406,8 @@ def open_members(archive: Path, fmt: str, compression: str | None, validator: Va
                 infos = check_zip_declared(archive, zf, limits)
             except READ_ERRORS as exc:
                 raise ReadFailure(exc) from exc
-            yield Members(_zip_members(archive, zf, infos, validator), sum(i.file_size for i in infos), None)
+            total = sum(i.file_size for i in infos if not _zip_is_link(i))
+            yield Members(_zip_members(archive, zf, infos, validator), total, None)
         return
     try:
         source = TarSource(archive, compression)
