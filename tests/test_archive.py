@@ -88,7 +88,8 @@ def base_entries(top: str = TOP) -> list:
 def make_tar(path: Path, entries, compression: str = "gz", **kwargs) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = f"w:{compression}" if compression else "w"
-    with tarfile.open(path, mode, format=tarfile.PAX_FORMAT, **kwargs) as tf:
+    kwargs.setdefault("format", tarfile.PAX_FORMAT)
+    with tarfile.open(path, mode, **kwargs) as tf:
         for ti, data in entries:
             tf.addfile(ti, io.BytesIO(data) if data is not None else None)
     return path
@@ -775,6 +776,7 @@ def test_own_checks_without_tarfile_data_filter(tmp_path, staging, monkeypatch):
         pkg = make_tar(tmp_path / "pkgs" / f"case{i}.tar.gz", base_entries() + extra)
         refused(pkg, staging, entry=extra[-1][0].name)
 
+
 # ------------------------------------------------------------------------------------------------
 # the single pass (extract_verified)
 
@@ -907,3 +909,121 @@ def test_single_pass_decompresses_once(tmp_path, staging, monkeypatch):
     pkg = make_tar(pkg_path(tmp_path), base_entries())
     extract_verified(pkg, staging)
     assert opened == [pkg]
+
+
+# ------------------------------------------------------------------------------------------------
+# CPU and inode bombs
+
+
+def gnu_tar(path: Path, entries) -> Path:
+    return make_tar(path, entries, "gz", format=tarfile.GNU_FORMAT)
+
+
+def test_entry_limits_scale_with_package_size():
+    assert archive.default_entry_limit(0) == archive.DEFAULT_MIN_ENTRY_LIMIT == 10_000
+    # The issue's 460 KB package made 100,009 inodes.
+    assert archive.default_entry_limit(460 * 1024) == 10_000
+    assert archive.default_entry_limit(2 * 2**20) == 2 * 2**20 // archive.ENTRY_MIN_PACKED_BYTES
+    assert archive.default_entry_limit(10 * 2**30) == archive.MAX_ENTRIES == 100_000
+
+
+@pytest.fixture
+def entry_limit_1000(monkeypatch):
+    """The entry limit of every package, whatever its size (the real ones need 10,000+ entries)."""
+    from slicer_ext_manager.archive import limits
+
+    monkeypatch.setattr(limits, "default_entry_limit", lambda size: 1000)
+    return 1000
+
+
+def test_name_over_path_max_refused(tmp_path, staging):
+    evil = f"{TOP}/lib/" + "n" * 5000
+    err = refused(gnu_tar(pkg_path(tmp_path), base_entries() + [F(evil)]), staging)
+    assert "longer than 4096 bytes" in str(err) and len(str(err)) < 600
+
+
+def test_name_limit_counts_utf8_bytes(tmp_path, staging):
+    evil = f"{TOP}/lib/" + "é" * 2100  # 2,100 characters, 4,200 bytes
+    assert "longer than 4096 bytes" in str(refused(gnu_tar(pkg_path(tmp_path), base_entries() + [F(evil)]), staging))
+
+
+def test_depth_limit(tmp_path, staging):
+    deepest = TOP + "/d" * (archive.MAX_DEPTH - 2) + "/ok.txt"  # exactly MAX_DEPTH components
+    info, root = extract_verified(gnu_tar(pkg_path(tmp_path), base_entries() + [F(deepest)]), staging)
+    assert info.entry_count == 6 and root.joinpath(*deepest.split("/")[1:]).is_file()
+    clear_staging = [shutil.rmtree(p) for p in staging.iterdir()]
+    assert clear_staging
+    evil = TOP + "/d" * (archive.MAX_DEPTH - 1) + "/deep.txt"
+    err = refused(gnu_tar(tmp_path / "pkgs" / "deeper.tar.gz", base_entries() + [F(evil)]), staging)
+    assert "more than 64 folders deep" in str(err)
+
+
+def test_sixteen_thousand_components_refused_by_depth_rule(tmp_path, staging):
+    # The issue's case: validation used to be quadratic in depth (16,000 components: 7.8 s).
+    evil = TOP + "/a" * 16_000 + "/x.txt"
+    err = refused(gnu_tar(pkg_path(tmp_path), base_entries() + [F(evil)]), staging)
+    assert "more than 64 folders deep (the limit)" in str(err) and len(str(err)) < 600
+
+
+@pytest.mark.parametrize("fmt", [tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])
+def test_two_mib_long_name_refused(tmp_path, staging, fmt):
+    evil = TOP + "/a" * 2**20  # 2 MiB: a GNU long-name record or a pax path record
+    pkg = make_tar(pkg_path(tmp_path), base_entries() + [F(evil)], "gz", format=fmt)
+    assert pkg.stat().st_size < 64 * 1024
+    err = refused(pkg, staging)
+    assert "64 KiB" in str(err) and len(str(err)) < 600
+
+
+def test_header_allowance_does_not_accumulate_over_entries(tmp_path, staging):
+    # 300 entries used to leave 300 × 64 KiB for one later header (read into memory at once).
+    ti, data = F(f"{TOP}/lib/last.txt")
+    ti.pax_headers = {"comment": "A" * (8 * 2**20)}
+    small = [F(f"{TOP}/lib/f{i}.txt") for i in range(300)]
+    refused(make_tar(pkg_path(tmp_path), base_entries() + small + [(ti, data)]), staging)
+
+
+def test_entry_count_limit(tmp_path, staging, entry_limit_1000):
+    # The same folder declared over and over: no new inode, but each entry costs work.
+    entries = base_entries() + [D(f"{TOP}/lib") for _ in range(entry_limit_1000)]
+    err = refused(make_tar(pkg_path(tmp_path), entries), staging)
+    assert f"more than {entry_limit_1000} entries" in str(err)
+
+
+def test_entry_count_limit_zip_refused_before_reading_members(tmp_path, staging, entry_limit_1000):
+    names = [f"{TOP}/lib/f{i}" for i in range(entry_limit_1000)]
+    pkg = make_zip(pkg_path(tmp_path, ".zip"), win_zip_entries() + [(zinfo(n), b"") for n in names])
+    assert f"more than {entry_limit_1000} entries" in str(refused(pkg, staging))
+
+
+@pytest.mark.parametrize("kind", ["tar", "zip"])
+def test_inode_limit_counts_implied_folders(tmp_path, staging, kind, entry_limit_1000):
+    # 40 entries, each 30 folders deep in its own chain: 1,200 folders to create.
+    chain = "/".join(f"d{j}" for j in range(30))
+    names = [f"{TOP}/c{i}/{chain}/f" for i in range(40)]
+    if kind == "zip":
+        pkg = make_zip(pkg_path(tmp_path, ".zip"), win_zip_entries() + [(zinfo(n), b"") for n in names])
+    else:
+        pkg = make_tar(pkg_path(tmp_path), base_entries() + [F(n, b"") for n in names])
+    err = refused(pkg, staging)
+    assert f"more than {entry_limit_1000} files, folders and links" in str(err)
+
+
+def test_inode_limit_allows_what_it_names(tmp_path, staging, entry_limit_1000):
+    entries = base_entries() + [F(f"{TOP}/lib/f{i}", b"") for i in range(entry_limit_1000 - 10)]
+    info, root = extract_verified(make_tar(pkg_path(tmp_path), entries), staging)
+    assert info.entry_count == entry_limit_1000 - 5 and (root / "lib/f0").is_file()
+
+
+def test_validation_checks_each_folder_once(tmp_path, monkeypatch):
+    # Linear validation: a folder's case-folded name is computed when it first appears,
+    # not again for every entry below it.
+    from slicer_ext_manager.archive import validation
+
+    calls = []
+    real_fold = validation.fold
+    monkeypatch.setattr(validation, "fold", lambda parts: calls.append(len(parts)) or real_fold(parts))
+    deep = TOP + "/d" * 50
+    entries = base_entries() + [F(f"{deep}/f{i}.txt") for i in range(1000)]
+    info = inspect_package(make_tar(pkg_path(tmp_path), entries))
+    assert info.entry_count == 1005
+    assert len(calls) < 2 * info.entry_count + 100

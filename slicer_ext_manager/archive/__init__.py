@@ -18,7 +18,9 @@ Three entry points share one reader and one set of rules:
 Safety rules, checked on every entry:
 
 * no absolute name (``/x``, ``\\x``, ``C:x``, UNC ``\\\\server\\share``), no ``..`` component,
-  no NUL character; ``\\`` counts as a folder separator everywhere;
+  no NUL character; ``\\`` counts as a folder separator everywhere; names at most
+  :data:`MAX_NAME_BYTES` bytes and :data:`MAX_DEPTH` components (checked first: their cost
+  must not grow with a hostile name);
 * every entry lies under one single top folder; no file, link or other entry at the top level;
 * only regular files, folders and symbolic links: hard links, character/block devices,
   FIFOs and unknown entry types are refused;
@@ -34,7 +36,9 @@ Safety rules, checked on every entry:
   zip packages are also refused when one member declares a compression ratio above
   :data:`ZIP_MAX_MEMBER_RATIO`, when members overlap, or when a member produces more
   bytes than it declares (bytes are counted while extracting);
-* at most :data:`MAX_ENTRIES` entries; tar headers are bounded (:data:`TAR_HEADER_ALLOWANCE`);
+* at most :func:`default_entry_limit` entries, and as many files, folders (implied ones
+  included) and links created: at most :data:`MAX_ENTRIES`, fewer for a small package;
+* tar headers are bounded per entry (:data:`TAR_HEADER_ALLOWANCE`);
 * the package must hold an extension description (``share/Slicer-X.Y/<Name>.s4ext``,
   else any ``*.s4ext``).
 
@@ -54,16 +58,21 @@ from .limits import (
     CHUNK_SIZE,
     DEFAULT_MAX_RATIO,
     DEFAULT_MAX_SIZE_LIMIT,
+    DEFAULT_MIN_ENTRY_LIMIT,
     DEFAULT_MIN_SIZE_LIMIT,
+    ENTRY_MIN_PACKED_BYTES,
+    MAX_DEPTH,
     MAX_DESCRIPTION_SIZE,
     MAX_ENTRIES,
     MAX_LINK_TARGET,
+    MAX_NAME_BYTES,
     TAR_HEADER_ALLOWANCE,
     TAR_STREAM_ALLOWANCE,
     ZIP_MAX_MEMBER_RATIO,
     ZIP_RATIO_MIN_SIZE,
     CancelCallback,
     ProgressCallback,
+    default_entry_limit,
     default_size_limit,
     resolve_limits,
 )
@@ -88,12 +97,17 @@ __all__ = [
     "extract_package",
     "extract_verified",
     "default_size_limit",
+    "default_entry_limit",
     "DEFAULT_MAX_RATIO",
     "DEFAULT_MIN_SIZE_LIMIT",
     "DEFAULT_MAX_SIZE_LIMIT",
+    "DEFAULT_MIN_ENTRY_LIMIT",
+    "ENTRY_MIN_PACKED_BYTES",
     "ZIP_MAX_MEMBER_RATIO",
     "ZIP_RATIO_MIN_SIZE",
     "MAX_ENTRIES",
+    "MAX_NAME_BYTES",
+    "MAX_DEPTH",
     "MAX_DESCRIPTION_SIZE",
     "MAX_LINK_TARGET",
     "TAR_HEADER_ALLOWANCE",

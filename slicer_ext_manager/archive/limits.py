@@ -1,4 +1,4 @@
-"""What a package may cost: expanded bytes, entries, tar metadata.
+"""What a package may cost: expanded bytes, files and folders, name length and depth.
 
 Every limit here stops one kind of hostile package (decompression, inode or CPU bomb)
 long before it troubles a real extension; the comments say how much margin is left.
@@ -36,8 +36,24 @@ ZIP_MAX_MEMBER_RATIO = 1000
 #: Members smaller than this (bytes) are not subject to :data:`ZIP_MAX_MEMBER_RATIO`.
 ZIP_RATIO_MIN_SIZE = 16 * _MiB
 
-#: At most this many entries (folders included): stops "inode bombs".
-MAX_ENTRIES = 1_000_000
+#: At most this many entries, and at most this many files, folders and links created
+#: (folders implied by deeper names count): stops "inode bombs". The largest real
+#: extensions have fewer than 20,000 entries.
+MAX_ENTRIES = 100_000
+#: Floor of the default entry limit (see :func:`default_entry_limit`): what a package
+#: under 640 KB may hold. Such real packages have a few hundred entries.
+DEFAULT_MIN_ENTRY_LIMIT = 10_000
+#: A package may hold one entry per this many bytes of its file (above the floor). Real
+#: packages use 3–30 KB per entry (even a tree of small Python files); a tar of empty
+#: entries compresses to a few bytes each. So a 460 KB package cannot make 100,000 inodes:
+#: a single pass that meets an inode bomb has written at most 10,000 before refusing it.
+ENTRY_MIN_PACKED_BYTES = 64
+
+#: Longest entry name (bytes, UTF-8): Linux's PATH_MAX. Checked before any per-folder work.
+MAX_NAME_BYTES = 4096
+#: Most components in an entry name. Real packages stay under 20 (macOS nesting plus
+#: ``lib/python3.9/site-packages/...``); validation cost grows with depth.
+MAX_DEPTH = 64
 #: Largest ``.s4ext`` read from a package (bytes).
 MAX_DESCRIPTION_SIZE = 1 * _MiB
 #: Longest symbolic-link target accepted (bytes, zip links store the target as data).
@@ -45,10 +61,12 @@ MAX_LINK_TARGET = 4096
 #: Read/write chunk; ``progress`` is called at most once per chunk and per entry.
 CHUNK_SIZE = 1 * _MiB
 
-#: Tar metadata (headers, pax records, long names) allowed per entry, plus a fixed allowance
-#: for padding after the end-of-archive marker. Bounds what ``tarfile`` buffers in memory
-#: (it reads a pax header or a GNU long name in one piece).
+#: Tar metadata (headers, pax records, long names) allowed before each entry, not
+#: accumulated across entries, so no single header can be larger (``tarfile`` reads a pax
+#: header or a GNU long name in one piece, into memory). Real headers stay under 10 KiB
+#: (two 4096-byte names and a few pax records).
 TAR_HEADER_ALLOWANCE = 64 * _KiB
+#: Data allowed after the end-of-archive marker (record padding; real tars have < 10 KiB).
 TAR_STREAM_ALLOWANCE = 4 * _MiB
 #: How much of the tar stream is kept to check the end-of-archive marker.
 TAR_WINDOW = 128 * _KiB
@@ -60,6 +78,13 @@ CancelCallback = Callable[[], bool]
 def default_size_limit(archive_size: int) -> int:
     """The expanded-size limit used when none is given (see :data:`DEFAULT_MAX_RATIO`)."""
     return min(DEFAULT_MAX_SIZE_LIMIT, max(DEFAULT_MIN_SIZE_LIMIT, DEFAULT_MAX_RATIO * max(archive_size, 0)))
+
+
+def default_entry_limit(archive_size: int) -> int:
+    """How many entries (and files, folders and links created) a package of ``archive_size``
+    bytes may have: one per :data:`ENTRY_MIN_PACKED_BYTES`, at least
+    :data:`DEFAULT_MIN_ENTRY_LIMIT`, at most :data:`MAX_ENTRIES`."""
+    return min(MAX_ENTRIES, max(DEFAULT_MIN_ENTRY_LIMIT, max(archive_size, 0) // ENTRY_MIN_PACKED_BYTES))
 
 
 @dataclass(frozen=True)
@@ -79,4 +104,4 @@ def resolve_limits(path: Path, max_expanded_size: int | None) -> Limits:
     except OSError as exc:
         raise ArchiveError(f"The package {path.name} cannot be read: {exc.strerror or exc}.") from exc
     size = int(max_expanded_size) if max_expanded_size is not None else default_size_limit(archive_size)
-    return Limits(size=size, entries=MAX_ENTRIES)
+    return Limits(size=size, entries=default_entry_limit(archive_size))

@@ -6,13 +6,19 @@ from pathlib import Path
 
 from ..errors import ArchiveError, UnsafeArchiveError
 
+#: Entry names longer than this (characters) are shortened in messages: a hostile name
+#: may be megabytes long.
+MAX_SHOWN = 300
+
 
 class ReadFailure(Exception):
     """Internal: reading the archive failed (wrapped into :class:`ArchiveError`)."""
 
 
 def show(name: str) -> str:
-    """An entry name fit for a one-line message (control characters escaped)."""
+    """An entry name fit for a one-line message (control characters escaped, long names cut)."""
+    if len(name) > MAX_SHOWN:
+        name = name[: MAX_SHOWN - 60] + "…" + name[-59:]
     out = []
     for ch in name:
         if ch.isprintable() or ch == " ":

@@ -116,7 +116,7 @@ class TarSource:
             self._raw.close()
             raise
         self.total = 0
-        self.allowance = TAR_STREAM_ALLOWANCE + TAR_HEADER_ALLOWANCE
+        self.allowance = TAR_HEADER_ALLOWANCE
         self._window = bytearray()
         self._window_start = 0
         self._final = 0
@@ -141,8 +141,9 @@ class TarSource:
     def _oversized(self) -> UnsafeArchiveError:
         return unsafe(
             self.path, None,
-            "its tar stream holds more data than its entries declare "
-            "(oversized headers or trailing data; this looks like a decompression bomb)",
+            f"its tar stream holds more data than its entries declare (a header over "
+            f"{TAR_HEADER_ALLOWANCE // 1024} KiB, or over {TAR_STREAM_ALLOWANCE // 2**20} MiB after the last "
+            "entry; this looks like a decompression bomb)",
         )
 
     def block_at(self, offset: int) -> bytes | None:
@@ -238,6 +239,7 @@ def _check_end(source: TarSource, tf: tarfile.TarFile) -> None:
     block = source.block_at(tf.offset)
     if block is not None and block != _ZERO_BLOCK:
         raise ReadFailure("the archive ends before its end-of-archive marker")
+    source.allowance = source.total + TAR_STREAM_ALLOWANCE
     try:
         source.drain()
     except READ_ERRORS as exc:
@@ -257,7 +259,8 @@ def _tar_members(archive: Path, source: TarSource, validator: Validator) -> Iter
                 break
             entry = tar_entry(archive, member)
             validator.add(entry)
-            source.allowance += TAR_HEADER_ALLOWANCE + entry.size
+            # The headers of the next entry, not what earlier entries left unused.
+            source.allowance = tf.offset + TAR_HEADER_ALLOWANCE
             yield Member(entry, lambda _budget, m=member: _tar_data(tf, m), member)
         _check_end(source, tf)
 

@@ -1,4 +1,9 @@
-"""The safety rules on entries: names, link targets and scope, and the rules across entries."""
+"""The safety rules on entries: names, link targets and scope, and the rules across entries.
+
+Every check costs time proportional to the entry's name: names too long or too deep
+are refused before anything walks their components, and the folders already seen are
+remembered so that an entry only checks the folders it introduces.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,12 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from .limits import MAX_LINK_TARGET, Limits
+from .limits import MAX_DEPTH, MAX_LINK_TARGET, MAX_NAME_BYTES, Limits
 from .messages import show, unsafe
 
 FILE, DIR, LINK = "file", "dir", "symlink"
 _SPLIT_RE = re.compile(r"[\\/]+")
+_COMPONENT_RE = re.compile(r"[^\\/]+")
 _DRIVE_RE = re.compile(r"^[A-Za-z]:")
 
 
@@ -39,6 +45,22 @@ def fold(parts: tuple[str, ...]) -> str:
     return unicodedata.normalize("NFC", "/".join(parts)).casefold()
 
 
+def _too_deep(raw: str) -> bool:
+    """More than :data:`MAX_DEPTH` components, found without splitting the whole name."""
+    depth = 0
+    for match in _COMPONENT_RE.finditer(raw):
+        if match.group() != ".":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+    return False
+
+
+def _too_long(raw: str) -> bool:
+    # A character is at least one UTF-8 byte: only short names need encoding.
+    return len(raw) > MAX_NAME_BYTES or len(raw.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES
+
+
 def _check_raw_name(archive: Path, raw: str) -> None:
     if not raw:
         raise unsafe(archive, raw, "has an empty name")
@@ -48,6 +70,10 @@ def _check_raw_name(archive: Path, raw: str) -> None:
         raise unsafe(archive, raw, "has an absolute path")
     if _DRIVE_RE.match(raw):
         raise unsafe(archive, raw, "has an absolute path (drive letter)")
+    if _too_deep(raw):
+        raise unsafe(archive, raw, f"is nested more than {MAX_DEPTH} folders deep (the limit)")
+    if _too_long(raw):
+        raise unsafe(archive, raw, f"has a name longer than {MAX_NAME_BYTES} bytes (the limit)")
 
 
 def split_name(archive: Path, raw: str) -> tuple[str, ...]:
@@ -104,7 +130,12 @@ def check_link_scope(archive: Path, entry: Entry, root: tuple[str, ...]) -> None
 
 
 class Validator:
-    """Checks entries one by one; the set rules hold whatever the entry order."""
+    """Checks entries one by one; the set rules hold whatever the entry order.
+
+    Invariants that keep :meth:`add` linear: the known folders are closed under "parent
+    of", and no known folder is (case-insensitively) a link or (exactly) a non-folder.
+    So an entry checks only the folders its name introduces, deepest known one excluded.
+    """
 
     def __init__(self, archive: Path, limits: Limits, top: str | None = None,
                  root: tuple[str, ...] | None = None):
@@ -128,25 +159,34 @@ class Validator:
         if entry.kind == LINK:
             check_link_scope(self.archive, entry, self.root or (self.top or "",))
             self.links.append(entry)
-        self._check_ancestors(entry)
+        new_dirs = self._new_ancestors(entry)
         folded = fold(entry.parts)
         if entry.kind == DIR:
             self._check_dir(entry, folded)
+            if entry.parts not in self._dirs:
+                new_dirs.append((entry.parts, folded))
         else:
             self._add_nondir(entry, folded)
-        last = len(entry.parts) if entry.kind == DIR else len(entry.parts) - 1
-        for i in range(1, last + 1):
-            anc = entry.parts[:i]
-            if anc not in self._dirs:
-                self._dirs.add(anc)
-                self._dirs_cf.add(fold(anc))
+        for parts, key in new_dirs:
+            self._dirs.add(parts)
+            self._dirs_cf.add(key)
+        self._count_paths()
         if entry.kind == FILE:
             self._add_size(entry)
 
     def _count_entry(self) -> None:
         self.count += 1
         if self.count > self.limits.entries:
-            raise unsafe(self.archive, None, f"it has more than {self.limits.entries} entries")
+            raise unsafe(self.archive, None,
+                         f"it has more than {self.limits.entries} entries (the limit for a package of its size)")
+
+    def _count_paths(self) -> None:
+        if len(self._dirs) + len(self._nondirs) > self.limits.entries:
+            raise unsafe(
+                self.archive, None,
+                f"it would create more than {self.limits.entries} files, folders and links "
+                "(the limit for a package of its size; this looks like an inode bomb)",
+            )
 
     def _check_top(self, entry: Entry) -> None:
         parts = entry.parts
@@ -163,18 +203,26 @@ class Validator:
                 f"is not inside the package's top folder '{show(self.top)}' (a package has one top folder)",
             )
 
-    def _check_ancestors(self, entry: Entry) -> None:
-        """Never through a link, never inside a file."""
+    def _new_ancestors(self, entry: Entry) -> list[tuple[tuple[str, ...], str]]:
+        """The entry's ancestors not yet known, shallowest first, checked: never through a
+        link, never inside a file. Known folders passed these checks when they were added."""
         parts = entry.parts
-        for i in range(1, len(parts)):
+        depth = len(parts) - 1
+        while depth > 0 and parts[:depth] not in self._dirs:
+            depth -= 1
+        new = []
+        for i in range(depth + 1, len(parts)):
             anc = parts[:i]
-            if fold(anc) in self._links_cf:
+            key = fold(anc)
+            if key in self._links_cf:
                 raise unsafe(
                     self.archive, entry.raw,
                     f"passes through the symbolic link '{show('/'.join(anc))}' of the same package",
                 )
             if anc in self._nondirs:
                 raise unsafe(self.archive, entry.raw, f"is inside '{show('/'.join(anc))}', which is not a folder")
+            new.append((anc, key))
+        return new
 
     def _check_dir(self, entry: Entry, folded: str) -> None:
         if entry.parts in self._nondirs or folded in self._links_cf:
