@@ -13,8 +13,8 @@ Measured, each repetition from an empty install folder and a cold metadata cache
 * **baseline**: for each package in turn, ``curl -o`` of the same ``/file/{id}/download``
   URL then ``tar -xzf`` (system tools, sequential);
 * **breakdown**: ``ExtensionsManager.install`` in-process with timers wrapped from outside
-  around the core calls, per thread: the main thread (waiting for the download, inspect,
-  extract, commit = move + ``.s4ext`` + settings, catalog request) and the background
+  around the core calls, per thread: the main thread (waiting for the download, inspect +
+  extract in one pass, commit = move + ``.s4ext`` + settings, catalog request) and the background
   threads (download = network + write, sha512, fsync, metadata request; staging cleanup);
 * **what-ifs** (patches applied by this script, never shipped): prefetch disabled (what
   the prefetch buys), the local server with ``TCP_NODELAY``, and then also no ``fsync`` of
@@ -148,6 +148,7 @@ def instrument(timer: PhaseTimer) -> None:
     timer.wrap(installs._Slot, "wait", "waiting for the download")
     timer.wrap(archive, "inspect_package", "inspect")
     timer.wrap(archive, "extract_package", "extract")
+    timer.wrap(archive, "extract_verified", "inspect + extract (one pass)")
     timer.wrap(installer.Installer, "commit", "commit (move, .s4ext, settings)")
     timer.wrap(installer, "_rmtree", "staging rmtree")
 

@@ -34,7 +34,7 @@ from .conventions import (
     UPDATES_AVAILABLE_KEY,
     UPDATES_DIR,
 )
-from .errors import ArchiveError, InstallError
+from .errors import InstallError
 from .fileutil import atomic_write_bytes, fsync_folder
 from .history import ExtensionsHistory
 from .metadata import ExtensionMetadata
@@ -287,22 +287,17 @@ class Installer:
         discard: bool = True,
     ) -> JobResult:
         """Extract ``package`` and put it in place as extension ``metadata.name``
-        (or the name from the archive's ``.s4ext`` for an install from file)."""
+        (or the name from the archive's ``.s4ext`` for an install from file).
+
+        One decompression pass (:func:`archive.extract_verified`) validates and extracts
+        into staging; the name check and, for an install from file, the compatibility
+        check on the ``.s4ext`` found in the pass come after it and before the commit.
+        """
         staging = staging or self.new_staging(metadata.name if metadata is not None else "")
         try:
             if ctx:
                 ctx.phase(Phase.VERIFY, f"Checking {package.name}")
-            info = archive.inspect_package(package, max_expanded_size=self.max_expanded_size)
-            if metadata is None:
-                metadata = self.metadata_for_file(package, info, force=force)
-            elif info.extension_name != metadata.name:
-                raise ArchiveError(
-                    f"The package {package.name} contains extension {info.extension_name}, "
-                    f"not {metadata.name}; it was not installed."
-                )
-            name = metadata.name
-            if ctx:
-                ctx.phase(Phase.EXTRACT, f"Extracting {name}")
+                ctx.phase(Phase.EXTRACT, f"Checking and extracting {metadata.name if metadata else package.name}")
             content_parent = staging / "content"
             content_parent.mkdir()
 
@@ -310,13 +305,19 @@ class Installer:
                 if ctx:
                     ctx.progress(done, total, Phase.EXTRACT)
 
-            root = archive.extract_package(
-                package, content_parent, info=info,
-                app_revision=self.context.revision if info.macos_revision and not force else None,
+            # From file, metadata_for_file refuses another revision with Slicer's reasons.
+            check_revision = metadata is not None and not force
+            info, root = archive.extract_verified(
+                package, content_parent,
+                expected_name=metadata.name if metadata is not None else None,
+                app_revision=self.context.revision if check_revision else None,
                 max_expanded_size=self.max_expanded_size,
                 cancel=(lambda: ctx.cancelled) if ctx else None,
                 progress=extract_progress,
             )
+            if metadata is None:
+                metadata = self.metadata_for_file(package, info, force=force)
+            name = metadata.name
             if ctx:
                 ctx.phase(Phase.REGISTER, f"Registering {name}")
             return self.commit(name, metadata, root, staging, keep_enabled_state=keep_enabled_state)

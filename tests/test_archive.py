@@ -25,6 +25,7 @@ from slicer_ext_manager.archive import (
     PackageInfo,
     default_size_limit,
     extract_package,
+    extract_verified,
     inspect_package,
     parse_archive_name,
 )
@@ -87,7 +88,8 @@ def base_entries(top: str = TOP) -> list:
 def make_tar(path: Path, entries, compression: str = "gz", **kwargs) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = f"w:{compression}" if compression else "w"
-    with tarfile.open(path, mode, format=tarfile.PAX_FORMAT, **kwargs) as tf:
+    kwargs.setdefault("format", tarfile.PAX_FORMAT)
+    with tarfile.open(path, mode, **kwargs) as tf:
         for ti, data in entries:
             tf.addfile(ti, io.BytesIO(data) if data is not None else None)
     return path
@@ -160,7 +162,10 @@ def refused(pkg: Path, staging: Path, exc_type=UnsafeArchiveError, entry: str | 
         inspect_package(pkg, max_expanded_size=kwargs.get("max_expanded_size"))
     with pytest.raises(exc_type) as extracted:
         extract_package(pkg, staging, **kwargs)
-    for err in (inspected.value, extracted.value):
+    # The single pass (what an install runs) refuses exactly the same packages.
+    with pytest.raises(exc_type) as verified:
+        extract_verified(pkg, staging, **kwargs)
+    for err in (inspected.value, extracted.value, verified.value):
         if entry is not None:
             assert entry in str(err), str(err)
         if exc_type is ArchiveError:
@@ -178,15 +183,20 @@ def refused(pkg: Path, staging: Path, exc_type=UnsafeArchiveError, entry: str | 
     "filename, expected",
     [
         ("30987-linux-amd64-ImageMaker-git6293f99-2017-07-03.tar.gz",
-         ArchiveNameFields("30987", "linux", "amd64", "ImageMaker", "git", "6293f99", "2017-07-03")),
+         ArchiveNameFields("30987", "linux", "amd64", "ImageMaker", "git", "6293f99", "2017-07-03", ".tar.gz")),
         ("33241-win-amd64-SlicerIGT-git1a2b3c4-2025-01-29.zip",
-         ArchiveNameFields("33241", "win", "amd64", "SlicerIGT", "git", "1a2b3c4", "2025-01-29")),
+         ArchiveNameFields("33241", "win", "amd64", "SlicerIGT", "git", "1a2b3c4", "2025-01-29", ".zip")),
         ("33241-macosx-arm64-My-Odd-Name-git1a2b3c4-2025-01-29.tgz",
-         ArchiveNameFields("33241", "macosx", "arm64", "My-Odd-Name", "git", "1a2b3c4", "2025-01-29")),
+         ArchiveNameFields("33241", "macosx", "arm64", "My-Odd-Name", "git", "1a2b3c4", "2025-01-29", ".tgz")),
         ("/downloads/28257-linux-amd64-Old-svn12345-2019-05-01.tar.bz2",
-         ArchiveNameFields("28257", "linux", "amd64", "Old", "svn", "12345", "2019-05-01")),
+         ArchiveNameFields("28257", "linux", "amd64", "Old", "svn", "12345", "2019-05-01", ".tar.bz2")),
         ("33241-linux-amd64-Local-abcdef0-2025-01-29.tar.xz",
-         ArchiveNameFields("33241", "linux", "amd64", "Local", "", "abcdef0", "2025-01-29")),
+         ArchiveNameFields("33241", "linux", "amd64", "Local", "", "abcdef0", "2025-01-29", ".tar.xz")),
+        # Slicer's build writes git, svn, hg or local: anything else is part of the revision.
+        ("33241-linux-amd64-Foo-cvs123-2025-01-29.tar.gz",
+         ArchiveNameFields("33241", "linux", "amd64", "Foo", "", "cvs123", "2025-01-29", ".tar.gz")),
+        (Path("/downloads/33241-linux-amd64-Foo-local0-2025-01-29.zip"),
+         ArchiveNameFields("33241", "linux", "amd64", "Foo", "local", "0", "2025-01-29", ".zip")),
     ],
 )
 def test_parse_archive_name(filename, expected):
@@ -227,7 +237,7 @@ def test_linux_tar_package(tmp_path, staging, compression, suffix):
     assert info.slicer_version == "5.8" and info.macos_revision is None
     assert info.entry_count == 5
     assert info.expanded_size == len(b"#!/bin/sh\necho hello\n") + len(b"print('hello')\n") + len(S4EXT)
-    assert info.name_fields == ArchiveNameFields(REV, "linux", "amd64", NAME, "git", "1234567", "2025-01-29")
+    assert info.name_fields == ArchiveNameFields(REV, "linux", "amd64", NAME, "git", "1234567", "2025-01-29", suffix)
 
     calls = []
     root = extract_package(pkg, staging, progress=lambda done, total: calls.append((done, total)))
@@ -337,6 +347,14 @@ def test_macos_link_escaping_the_installed_subtree_is_refused(tmp_path, staging)
     evil = f"{MAC_ROOT}/lib/evil.dylib"
     pkg = make_tar(pkg_path(tmp_path, top=MAC_TOP), mac_entries([L(evil, "../../other.dylib")]))
     refused(pkg, staging, entry=evil)
+
+
+def test_macos_description_outside_its_extension_folder_refused(tmp_path, staging):
+    # Extensions-<rev>/<Name>.s4ext: the installed subtree would be the file itself.
+    entries = [D(MAC_TOP), F(f"{MAC_TOP}/Slicer.app/Contents/Extensions-{REV}/{NAME}.s4ext", S4EXT)]
+    pkg = make_tar(pkg_path(tmp_path, top=MAC_TOP), entries)
+    err = refused(pkg, staging, ArchiveError)
+    assert "is not in the folder of extension" in str(err)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -757,3 +775,255 @@ def test_own_checks_without_tarfile_data_filter(tmp_path, staging, monkeypatch):
     for i, extra in enumerate(cases):
         pkg = make_tar(tmp_path / "pkgs" / f"case{i}.tar.gz", base_entries() + extra)
         refused(pkg, staging, entry=extra[-1][0].name)
+
+
+# ------------------------------------------------------------------------------------------------
+# the single pass (extract_verified)
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("compression, suffix", [("gz", ".tar.gz"), ("bz2", ".tar.bz2"), ("xz", ".tar.xz"),
+                                                 ("", ".tar"), ("zip", ".zip")])
+def test_single_pass_matches_inspect_then_extract(tmp_path, staging, compression, suffix):
+    if compression == "zip":
+        pkg = make_zip(pkg_path(tmp_path, suffix), win_zip_entries())
+    else:
+        pkg = make_tar(pkg_path(tmp_path, suffix), base_entries(), compression)
+    expected = inspect_package(pkg)
+    other = tmp_path / "two-pass"
+    other.mkdir()
+    expected_root = extract_package(pkg, other, info=expected)
+    info, root = extract_verified(pkg, staging, expected_name=NAME)
+    assert info == expected
+    assert root == staging / TOP and _files(root) == _files(expected_root)
+    if os.name != "nt":
+        cli = "lib/Slicer-5.8/cli-modules/MyCLI"
+        assert stat.S_IMODE((root / cli).stat().st_mode) == stat.S_IMODE((expected_root / cli).stat().st_mode)
+
+
+@posix_only
+def test_single_pass_macos_package(tmp_path, staging):
+    pkg = make_tar(pkg_path(tmp_path, top=MAC_TOP), mac_entries())
+    info, root = extract_verified(pkg, staging, expected_name=NAME, app_revision=REV)
+    assert info.macos_revision == REV and info.root_member == MAC_ROOT and root == staging / MAC_ROOT
+    link = root / f"lib/Slicer-5.8/qt-loadable-modules/libqSlicer{NAME}Module.dylib"
+    assert link.is_symlink() and link.read_bytes().startswith(b"\xcf\xfa\xed\xfe")
+
+
+def test_single_pass_refuses_macos_package_for_another_revision(tmp_path, staging):
+    pkg = make_tar(pkg_path(tmp_path, top=MAC_TOP), mac_entries())
+    before = snapshot(tmp_path)
+    with pytest.raises(ArchiveError) as caught:
+        extract_verified(pkg, staging, app_revision="30000")
+    assert not isinstance(caught.value, UnsafeArchiveError)
+    assert "revision 33241" in str(caught.value) and "revision 30000" in str(caught.value)
+    assert snapshot(tmp_path) == before and staging_clean(staging)
+
+
+def test_single_pass_refuses_another_extension(tmp_path, staging):
+    pkg = make_tar(pkg_path(tmp_path), base_entries())
+    before = snapshot(tmp_path)
+    with pytest.raises(ArchiveError, match=f"contains extension {NAME}, not Other"):
+        extract_verified(pkg, staging, expected_name="Other")
+    assert snapshot(tmp_path) == before and staging_clean(staging)
+
+
+def test_single_pass_zip_lying_declared_size(tmp_path, staging):
+    bomb = f"{TOP}/lib/bomb.bin"
+    pkg = make_zip(pkg_path(tmp_path, ".zip"), win_zip_entries() + [(zinfo(bomb), bytes(2**20))])
+    _patch_zip_sizes(pkg, bomb, 1000)
+    before = snapshot(tmp_path)
+    with pytest.raises(UnsafeArchiveError) as caught:
+        extract_verified(pkg, staging, max_expanded_size=64 * 1024)
+    assert bomb in str(caught.value) and "declared size" in str(caught.value)
+    assert snapshot(tmp_path) == before and staging_clean(staging)
+
+
+def test_single_pass_zip_with_corrupt_member_data(tmp_path, staging):
+    bad = f"{TOP}/lib/zz-last.bin"
+    pkg = make_zip(pkg_path(tmp_path, ".zip"), win_zip_entries() + [(zinfo(bad), os.urandom(4096))])
+    with zipfile.ZipFile(pkg) as zf:
+        zi = zf.getinfo(bad)
+    data = bytearray(pkg.read_bytes())
+    data[zi.header_offset + 30 + len(bad.encode()) + len(zi.extra) + 100] ^= 0xFF
+    pkg.write_bytes(bytes(data))
+    before = snapshot(tmp_path)
+    with pytest.raises(ArchiveError) as caught:
+        extract_verified(pkg, staging)
+    assert "damaged or incomplete" in str(caught.value) and bad in str(caught.value)
+    assert snapshot(tmp_path) == before and staging_clean(staging)
+
+
+def test_single_pass_oversized_description_refused(tmp_path, staging):
+    big = S4EXT + b"#" * (archive.MAX_DESCRIPTION_SIZE + 1)
+    pkg = make_tar(pkg_path(tmp_path), base_entries()[:-1] + [F(S4EXT_MEMBER, big)])
+    assert "oversized description" in str(refused(pkg, staging, ArchiveError, entry=S4EXT_MEMBER))
+
+
+@pytest.mark.parametrize("after_data", [False, True])
+def test_single_pass_cancel_cleans_staging(tmp_path, staging, after_data):
+    entries = base_entries() + [F(f"{TOP}/lib/file{i}.bin", os.urandom(2048)) for i in range(5)]
+    pkg = make_tar(pkg_path(tmp_path), entries)
+    calls = []
+
+    def cancel():
+        return any(done > 0 for done, _ in calls[1:]) if after_data else bool(calls)
+
+    before = snapshot(tmp_path)
+    with pytest.raises(CancelledError):
+        extract_verified(pkg, staging, progress=lambda done, total: calls.append((done, total)), cancel=cancel)
+    assert calls and staging_clean(staging) and snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("kind", ["tar", "zip"])
+def test_single_pass_progress(tmp_path, staging, kind):
+    noise = os.urandom(3 * archive.CHUNK_SIZE)
+    if kind == "zip":
+        # A link's target is stored as data, but none of it is written as file content.
+        links = [(zinfo(f"{TOP}/lib/n-link.bin", unix_mode=stat.S_IFLNK | 0o777), b"n.bin")] if os.name != "nt" else []
+        pkg = make_zip(pkg_path(tmp_path, ".zip"), win_zip_entries() + [(zinfo(f"{TOP}/lib/n.bin"), noise), *links])
+    else:
+        pkg = make_tar(pkg_path(tmp_path), base_entries() + [F(f"{TOP}/lib/n.bin", noise)])
+    calls = []
+    info, _root = extract_verified(pkg, staging, progress=lambda done, total: calls.append((done, total)))
+    # A zip declares its expanded size up front; a tar's is known at its end: its file size is used.
+    total = info.expanded_size if kind == "zip" else pkg.stat().st_size
+    assert calls[0] == (0, total) and calls[-1] == (total, total)
+    assert len(calls) > 3 and all(a[0] <= b[0] for a, b in zip(calls, calls[1:]))
+
+
+def test_single_pass_decompresses_once(tmp_path, staging, monkeypatch):
+    from slicer_ext_manager.archive import readers
+
+    opened = []
+
+    class CountingSource(readers.TarSource):
+        def __init__(self, *args, **kwargs):
+            opened.append(args[0])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(readers, "TarSource", CountingSource)
+    pkg = make_tar(pkg_path(tmp_path), base_entries())
+    extract_verified(pkg, staging)
+    assert opened == [pkg]
+
+
+# ------------------------------------------------------------------------------------------------
+# CPU and inode bombs
+
+
+def gnu_tar(path: Path, entries) -> Path:
+    return make_tar(path, entries, "gz", format=tarfile.GNU_FORMAT)
+
+
+def test_entry_limits_scale_with_package_size():
+    assert archive.default_entry_limit(0) == archive.DEFAULT_MIN_ENTRY_LIMIT == 10_000
+    # The issue's 460 KB package made 100,009 inodes.
+    assert archive.default_entry_limit(460 * 1024) == 10_000
+    assert archive.default_entry_limit(2 * 2**20) == 2 * 2**20 // archive.ENTRY_MIN_PACKED_BYTES
+    assert archive.default_entry_limit(10 * 2**30) == archive.MAX_ENTRIES == 100_000
+
+
+@pytest.fixture
+def entry_limit_1000(monkeypatch):
+    """The entry limit of every package, whatever its size (the real ones need 10,000+ entries)."""
+    from slicer_ext_manager.archive import limits
+
+    monkeypatch.setattr(limits, "default_entry_limit", lambda size: 1000)
+    return 1000
+
+
+def test_name_over_path_max_refused(tmp_path, staging):
+    evil = f"{TOP}/lib/" + "n" * 5000
+    err = refused(gnu_tar(pkg_path(tmp_path), base_entries() + [F(evil)]), staging)
+    assert "longer than 4096 bytes" in str(err) and len(str(err)) < 600
+
+
+def test_name_limit_counts_utf8_bytes(tmp_path, staging):
+    evil = f"{TOP}/lib/" + "é" * 2100  # 2,100 characters, 4,200 bytes
+    assert "longer than 4096 bytes" in str(refused(gnu_tar(pkg_path(tmp_path), base_entries() + [F(evil)]), staging))
+
+
+def test_depth_limit(tmp_path, staging):
+    deepest = TOP + "/d" * (archive.MAX_DEPTH - 2) + "/ok.txt"  # exactly MAX_DEPTH components
+    info, root = extract_verified(gnu_tar(pkg_path(tmp_path), base_entries() + [F(deepest)]), staging)
+    assert info.entry_count == 6 and root.joinpath(*deepest.split("/")[1:]).is_file()
+    clear_staging = [shutil.rmtree(p) for p in staging.iterdir()]
+    assert clear_staging
+    evil = TOP + "/d" * (archive.MAX_DEPTH - 1) + "/deep.txt"
+    err = refused(gnu_tar(tmp_path / "pkgs" / "deeper.tar.gz", base_entries() + [F(evil)]), staging)
+    assert "more than 64 folders deep" in str(err)
+
+
+def test_sixteen_thousand_components_refused_by_depth_rule(tmp_path, staging):
+    # The issue's case: validation used to be quadratic in depth (16,000 components: 7.8 s).
+    evil = TOP + "/a" * 16_000 + "/x.txt"
+    err = refused(gnu_tar(pkg_path(tmp_path), base_entries() + [F(evil)]), staging)
+    assert "more than 64 folders deep (the limit)" in str(err) and len(str(err)) < 600
+
+
+@pytest.mark.parametrize("fmt", [tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])
+def test_two_mib_long_name_refused(tmp_path, staging, fmt):
+    evil = TOP + "/a" * 2**20  # 2 MiB: a GNU long-name record or a pax path record
+    pkg = make_tar(pkg_path(tmp_path), base_entries() + [F(evil)], "gz", format=fmt)
+    assert pkg.stat().st_size < 64 * 1024
+    err = refused(pkg, staging)
+    assert "64 KiB" in str(err) and len(str(err)) < 600
+
+
+def test_header_allowance_does_not_accumulate_over_entries(tmp_path, staging):
+    # 300 entries used to leave 300 × 64 KiB for one later header (read into memory at once).
+    ti, data = F(f"{TOP}/lib/last.txt")
+    ti.pax_headers = {"comment": "A" * (8 * 2**20)}
+    small = [F(f"{TOP}/lib/f{i}.txt") for i in range(300)]
+    refused(make_tar(pkg_path(tmp_path), base_entries() + small + [(ti, data)]), staging)
+
+
+def test_entry_count_limit(tmp_path, staging, entry_limit_1000):
+    # The same folder declared over and over: no new inode, but each entry costs work.
+    entries = base_entries() + [D(f"{TOP}/lib") for _ in range(entry_limit_1000)]
+    err = refused(make_tar(pkg_path(tmp_path), entries), staging)
+    assert f"more than {entry_limit_1000} entries" in str(err)
+
+
+def test_entry_count_limit_zip_refused_before_reading_members(tmp_path, staging, entry_limit_1000):
+    names = [f"{TOP}/lib/f{i}" for i in range(entry_limit_1000)]
+    pkg = make_zip(pkg_path(tmp_path, ".zip"), win_zip_entries() + [(zinfo(n), b"") for n in names])
+    assert f"more than {entry_limit_1000} entries" in str(refused(pkg, staging))
+
+
+@pytest.mark.parametrize("kind", ["tar", "zip"])
+def test_inode_limit_counts_implied_folders(tmp_path, staging, kind, entry_limit_1000):
+    # 40 entries, each 30 folders deep in its own chain: 1,200 folders to create.
+    chain = "/".join(f"d{j}" for j in range(30))
+    names = [f"{TOP}/c{i}/{chain}/f" for i in range(40)]
+    if kind == "zip":
+        pkg = make_zip(pkg_path(tmp_path, ".zip"), win_zip_entries() + [(zinfo(n), b"") for n in names])
+    else:
+        pkg = make_tar(pkg_path(tmp_path), base_entries() + [F(n, b"") for n in names])
+    err = refused(pkg, staging)
+    assert f"more than {entry_limit_1000} files, folders and links" in str(err)
+
+
+def test_inode_limit_allows_what_it_names(tmp_path, staging, entry_limit_1000):
+    entries = base_entries() + [F(f"{TOP}/lib/f{i}", b"") for i in range(entry_limit_1000 - 10)]
+    info, root = extract_verified(make_tar(pkg_path(tmp_path), entries), staging)
+    assert info.entry_count == entry_limit_1000 - 5 and (root / "lib/f0").is_file()
+
+
+def test_validation_checks_each_folder_once(tmp_path, monkeypatch):
+    # Linear validation: a folder's case-folded name is computed when it first appears,
+    # not again for every entry below it.
+    from slicer_ext_manager.archive import validation
+
+    calls = []
+    real_fold = validation.fold
+    monkeypatch.setattr(validation, "fold", lambda parts: calls.append(len(parts)) or real_fold(parts))
+    deep = TOP + "/d" * 50
+    entries = base_entries() + [F(f"{deep}/f{i}.txt") for i in range(1000)]
+    info = inspect_package(make_tar(pkg_path(tmp_path), entries))
+    assert info.entry_count == 1005
+    assert len(calls) < 2 * info.entry_count + 100
