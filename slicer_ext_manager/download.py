@@ -20,7 +20,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Optional
 
 import requests
 
@@ -157,6 +157,29 @@ class Downloader:
             raise
 
 
+def _chunks(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives. ``read1`` returns what one read got, so a dropped connection
+    loses nothing already received (a full-size ``read`` would discard its partial chunk
+    and the resume would start further back); ``iter_content`` where it is missing."""
+    raw = response.raw
+    read1 = getattr(raw, "read1", None)
+    if read1 is None or response.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        yield from response.iter_content(CHUNK_SIZE)
+        return
+    while True:
+        try:
+            chunk = read1(CHUNK_SIZE, decode_content=True)
+        except Exception as exc:  # urllib3's errors, as iter_content would raise them
+            import urllib3.exceptions
+
+            if isinstance(exc, (urllib3.exceptions.ProtocolError, urllib3.exceptions.ReadTimeoutError, OSError)):
+                raise requests.exceptions.ChunkedEncodingError(exc) from exc
+            raise
+        if not chunk:
+            return
+        yield chunk
+
+
 class _Run:
     """The request/resume loop of one download."""
 
@@ -212,7 +235,7 @@ class _Run:
             )
 
     def _stream(self, response: requests.Response, part: _Part, transfer: Any) -> None:
-        for chunk in response.iter_content(CHUNK_SIZE):
+        for chunk in _chunks(response):
             if self.cancel is not None and self.cancel():
                 raise CancelledError(f"The download of {self.label} was cancelled.")
             if not chunk:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import urllib.parse
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from .cache import MetadataCache
 from .catalog import Catalog, CatalogService
@@ -39,6 +39,9 @@ from .restore import RestorePlan, StartupCheckResult, names_needing_catalog, pla
 from .server import SlicerPackagesClient, make_client
 from .state import ExtensionState, InstalledRecord, LoadedSet, Option, Options, ProfileState, build_profile_state
 
+if TYPE_CHECKING:  # pragma: no cover
+    from .slicer_updates import SlicerUpdater
+
 __all__ = ["ExtensionsManager", "OperationReport", "ServerOptions", "validate_server_url"]
 
 ProgressFunction = Callable[[int, Optional[int]], bool]
@@ -65,6 +68,7 @@ class ExtensionsManager:
         self._catalog_service: CatalogService | None = None
         self._installer: Installer | None = None
         self._loaded = loaded
+        self._slicer_updates: SlicerUpdater | None = None
 
     # -- server ----------------------------------------------------------------------------------
 
@@ -322,6 +326,17 @@ class ExtensionsManager:
         self.loaded_set()
         with self.installer.lock():
             return self.installer.set_enabled(name, enabled)
+
+    # -- Slicer application updates -----------------------------------------------------------------
+
+    @property
+    def slicer_updates(self) -> "SlicerUpdater":
+        """Newer Slicer builds, and installing one with this Slicer's extensions (``slicer_updates.py``)."""
+        from .slicer_updates import SlicerUpdater
+
+        if self._slicer_updates is None:
+            self._slicer_updates = SlicerUpdater(self)
+        return self._slicer_updates
 
     # -- restore ----------------------------------------------------------------------------------
 

@@ -111,7 +111,8 @@ def windows_command(installer: Path, dest: Path) -> str:
     return f'"{installer}" /S /D={dest}'
 
 
-def _check_dest(dest: Path, force: bool) -> None:
+def check_destination(dest: Path, force: bool) -> None:
+    """``dest`` is free (or ``force``) and its parent folder can be made."""
     if (dest.exists() or dest.is_symlink()) and not force:
         raise InstallError(f"{dest} already exists; choose another folder with --dest, or use --force to replace it.")
     try:
@@ -139,7 +140,7 @@ def _replace(staged: Path, dest: Path) -> None:
 def install_linux(package: Path, dest: Path, *, force: bool, cancel: Callable[[], bool] | None,
                   progress: ProgressFunction | None) -> None:
     """Extract the tarball safely next to ``dest`` and rename its top folder to ``dest``."""
-    _check_dest(dest, force)
+    check_destination(dest, force)
     staging = dest.with_name(f".{dest.name}.partial-{uuid.uuid4().hex[:8]}")
     staging.mkdir()
     try:
@@ -156,7 +157,7 @@ def install_linux(package: Path, dest: Path, *, force: bool, cancel: Callable[[]
 
 
 def install_windows(package: Path, dest: Path, *, force: bool, runner: Runner) -> None:
-    _check_dest(dest, force)
+    check_destination(dest, force)
     existed = dest.exists()
     result = runner.run(windows_command(package, dest), timeout=INSTALLER_TIMEOUT)
     if result.returncode != 0 or not SlicerLayout("win", dest, "").executable.is_file():
@@ -167,7 +168,7 @@ def install_windows(package: Path, dest: Path, *, force: bool, runner: Runner) -
 
 
 def install_macos(package: Path, dest: Path, *, force: bool, runner: Runner) -> None:
-    _check_dest(dest, force)
+    check_destination(dest, force)
     mount = dest.with_name(f".{dest.name}.mount-{uuid.uuid4().hex[:8]}")
     staged = dest.with_name(f".{dest.name}.partial-{uuid.uuid4().hex[:8]}")
     mount.mkdir()

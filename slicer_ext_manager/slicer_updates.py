@@ -20,7 +20,14 @@ from .errors import ChecksumMismatchError, ExtensionManagerError
 from .queue import InstallQueue, Job, JobContext, JobResult, Listener, Outcome, Phase
 from .report import OperationReport
 from .slicer_builds import SlicerBuild, Stability, list_builds, pick, select, with_files
-from .slicer_installer import Runner, SlicerLayout, check_runnable_here, default_destination, install_package
+from .slicer_installer import (
+    Runner,
+    SlicerLayout,
+    check_destination,
+    check_runnable_here,
+    default_destination,
+    install_package,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .manager import ExtensionsManager
@@ -34,6 +41,8 @@ class SlicerInstallReport:
     download: Optional[DownloadResult] = None
     layout: Optional[SlicerLayout] = None
     extensions: Optional[OperationReport] = None
+    #: Extensions of the current Slicer that have no build for the new one.
+    unavailable: tuple[str, ...] = ()
     launched: bool = False
     error: str = ""
     warnings: tuple[str, ...] = field(default_factory=tuple)
@@ -43,9 +52,9 @@ class SlicerInstallReport:
         return not self.error and (self.extensions is None or self.extensions.ok)
 
     def not_available(self) -> list[dict[str, str]]:
-        if self.extensions is None:
-            return []
-        return [{"name": r.name, "reason": r.message} for r in self.extensions.results if not r.outcome.ok]
+        reason = (f"not available for Slicer revision {self.build.revision} ({self.build.os}/{self.build.arch})"
+                  if self.build else "")
+        return [{"name": name, "reason": reason} for name in self.unavailable]
 
     def to_json(self) -> dict[str, object]:
         d = self.download
@@ -128,18 +137,22 @@ class SlicerUpdater:
             origins={"revision": "install-slicer", "install_path": "the new Slicer's default"},
         )
 
-    def carry_extensions(self, layout: SlicerLayout, listener: Listener | None = None) -> OperationReport:
-        """Install for the new Slicer what the current one has: installed extensions, then the
-        restore plan's preselection (history and bookmarks)."""
+    def carry_extensions(self, layout: SlicerLayout,
+                         listener: Listener | None = None) -> tuple[OperationReport, tuple[str, ...]]:
+        """Install for the new Slicer what the current one has: its installed extensions and the
+        restore plan's preselection (history and bookmarks). Returns the report and the names
+        that have no build for the new Slicer (one catalog request)."""
         from .manager import ExtensionsManager
 
-        current = self.manager.registry.names()
-        target = ExtensionsManager(self.new_context(layout), self.manager.server_options)
         layout.revision_settings.parent.mkdir(parents=True, exist_ok=True)
-        wanted = list(dict.fromkeys(current + [c.name for c in target.restore_plan().selected]))
-        if not wanted:
-            return OperationReport(())
-        return target.install(wanted, listener=listener)
+        target = ExtensionsManager(self.new_context(layout), self.manager.server_options)
+        catalog = target.catalog()
+        plan = target.restore_plan()
+        wanted = list(dict.fromkeys(self.manager.registry.names() + [c.name for c in plan.selected]))
+        unavailable = tuple(n for n in wanted if catalog.get(n) is None)
+        available = [n for n in wanted if n not in unavailable]
+        report = target.install(available, listener=listener) if available else OperationReport(())
+        return report, unavailable
 
     def install(self, build: SlicerBuild, *, dest: Path | None = None, extensions: bool = True,
                 launch: bool = False, force: bool = False, listener: Listener | None = None,
@@ -150,6 +163,7 @@ class SlicerUpdater:
         if self.runner is None:
             check_runnable_here(build)
         dest = Path(dest) if dest else default_destination(build, self.manager.context.slicer_home)
+        check_destination(dest, force)  # before a long download
         state: dict[str, object] = {}
 
         def action(ctx: JobContext) -> JobResult:
@@ -174,10 +188,8 @@ class SlicerUpdater:
         if not isinstance(layout, SlicerLayout):
             return SlicerInstallReport(build, download if isinstance(download, DownloadResult) else None,
                                        error=result.message, warnings=warnings)
-        report = self.carry_extensions(layout, listener) if extensions else None
-        launched = False
+        report, unavailable = self.carry_extensions(layout, listener) if extensions else (None, ())
         if launch:
             runner.launch(layout.launch_command())
-            launched = True
         return SlicerInstallReport(build, download if isinstance(download, DownloadResult) else None, layout,
-                                   report, launched, warnings=warnings)
+                                   report, unavailable, launched=launch, warnings=warnings)

@@ -53,6 +53,7 @@ from pathlib import Path
 
 from .. import conventions
 from ..conventions import PackageName
+from ..errors import ArchiveError
 from .extract import Writer, check_staging, clear, content_root
 from .limits import (
     CHUNK_SIZE,
@@ -96,6 +97,7 @@ __all__ = [
     "inspect_package",
     "extract_package",
     "extract_verified",
+    "extract_application",
     "default_size_limit",
     "default_entry_limit",
     "DEFAULT_MAX_RATIO",
@@ -235,6 +237,38 @@ def extract_package(
         result = content_root(staging, root, info.extension_name)
         writer.finish()
         return result
+    except BaseException:
+        clear(staging)
+        raise
+
+
+def extract_application(
+    path: str | os.PathLike[str],
+    staging_dir: str | os.PathLike[str],
+    *,
+    max_expanded_size: int | None = None,
+    cancel: CancelCallback | None = None,
+    progress: ProgressCallback | None = None,
+) -> Path:
+    """Extract an application package (a Slicer ``.tar.gz``: one top folder, no extension
+    description) into ``staging_dir`` under the same safety rules, in one pass; return its top
+    folder. On any refusal, error or cancellation everything written is removed."""
+    archive = Path(os.fspath(path))
+    staging = Path(os.fspath(staging_dir))
+    check_staging(staging)
+    fmt, compression = detect(archive)
+    limits = resolve_limits(archive, max_expanded_size)
+    validator = Validator(archive, limits)
+    try:
+        with reading(archive), open_members(archive, fmt, compression, validator, limits) as members:
+            writer = Writer(archive, staging, limit=limits.size, total=members.total, cancel=cancel,
+                            progress=progress, meter=members.position)
+            _write_members(members, writer)
+        if not validator.count or not validator.top:
+            raise ArchiveError(f"The package {archive.name} doesn't contain any files; it is not a Slicer package.")
+        root = content_root(staging, (validator.top,), archive.name)
+        writer.finish()
+        return root
     except BaseException:
         clear(staging)
         raise
