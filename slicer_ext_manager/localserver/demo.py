@@ -45,7 +45,7 @@ from typing import Any, Iterable
 from ..conventions import DEFAULT_APP_ID, archive_suffix
 from . import demoart, pngart
 from .builder import PackageSpec, build_from_spec
-from .index import atomic_write_json
+from .files import atomic_write_json
 
 __all__ = [
     "BOOKMARKS",
