@@ -189,7 +189,8 @@ class _MirrorProgressPrinter:
 
 def cmd_mirror(args: argparse.Namespace) -> int:
     from ..server import DEFAULT_TIMEOUT, SlicerPackagesClient
-    from .mirror import pull_mirror, serve_hint
+    from .mirror import pull_mirror
+    from .mirrorreport import serve_hint
 
     if getattr(args, "mirror_action", "pull") != "pull":
         return _usage_error(f"unknown mirror action {args.mirror_action!r}; use 'mirror pull'.")
@@ -218,7 +219,7 @@ def cmd_mirror(args: argparse.Namespace) -> int:
     except OSError as exc:
         sys.stderr.write(f"slicer-ext-manager: cannot write to {args.dest}: {exc.strerror or exc}.\n")
         return EXIT_FAILURE
-    hint = serve_hint(report, DEFAULT_APP_ID)
+    hint = serve_hint(report)
     if as_json:
         data = report.to_json()
         data["serve_command"] = hint[0].split(":  ", 1)[1]
