@@ -425,11 +425,11 @@ class LocalServer:
 
 def _serve_main(directory: str, nodelay: bool = False) -> int:
     """Child side of :class:`LocalServer`: one JSON line when ready, then answer commands on stdin."""
-    from slicer_ext_manager.localserver import server as server_module
+    from slicer_ext_manager.localserver.handler import RequestHandler
     from slicer_ext_manager.localserver.server import PackageServer
 
     if nodelay:
-        server_module._Handler.disable_nagle_algorithm = True  # what-if experiment, this process only
+        RequestHandler.disable_nagle_algorithm = True  # what-if experiment, this process only
 
     server = PackageServer(directory, port=0).start()
     index = server.index

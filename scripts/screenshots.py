@@ -29,9 +29,10 @@ if str(ROOT) not in sys.path:
 from slicer_ext_manager import s4ext  # noqa: E402
 from slicer_ext_manager.context import AppContext  # noqa: E402
 from slicer_ext_manager.localserver.builder import build_extension_package  # noqa: E402
-from slicer_ext_manager.localserver.server import Faults, PackageServer  # noqa: E402
+from slicer_ext_manager.localserver.server import PackageServer  # noqa: E402
 from slicer_ext_manager.manager import ExtensionsManager  # noqa: E402
 from slicer_ext_manager.server import SlicerPackagesClient  # noqa: E402
+from tests.faultserver import Faults, FaultyPackageServer  # noqa: E402 (fault injection is test code)
 
 REVISION = "33241"
 OLD_REVISION = "32448"
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     faults = Faults()
     try:
         packages = build_demo(root)
-        with PackageServer(packages, faults=faults) as server:
+        with FaultyPackageServer(packages, faults=faults) as server:
             ctx = make_profile(root, server)
             prepare_profile(root, ctx, server)
             options = {"icon_cache_dir": root / "icon-cache"}

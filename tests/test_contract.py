@@ -23,8 +23,8 @@ import requests
 from PySide6.QtCore import QSettings
 
 from slicer_ext_manager import s4ext
+from slicer_ext_manager.conventions import DEFAULT_APP_ID
 from slicer_ext_manager.localserver.builder import PackageSpec, build_from_spec
-from slicer_ext_manager.localserver.index import DEFAULT_APP_ID
 from slicer_ext_manager.localserver.server import PackageServer
 from slicer_ext_manager.manager import ExtensionsManager
 from slicer_ext_manager.server import SlicerPackagesClient

@@ -130,6 +130,19 @@ def test_generation_is_fast_and_cached(tmp_path, monkeypatch):
     assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["catalog"]
 
 
+def test_catalog_generation_needs_no_qt(tmp_path):
+    """Icons and screenshots are drawn without Qt: generating the catalog loads no Qt module."""
+    code = ("import sys; from slicer_ext_manager.localserver.demo import generate_catalog; "
+            f"generate_catalog({str(tmp_path / 'w')!r}); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6')))")
+    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+    icons = sorted((tmp_path / "w" / "catalog" / "icons").glob("*.png"))
+    assert len(icons) == len(DEMO_EXTENSIONS) and all(not QImage(str(p)).isNull() for p in icons)
+
+
 def test_default_workdir_is_the_user_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     assert demo.default_workdir() == tmp_path / "cache" / "slicer-ext-manager" / f"demo-{demo.DEMO_VERSION}"

@@ -359,10 +359,8 @@ def test_commands_wire_into_the_cli_parser(argv, expected):
 
 
 def test_cmd_serve_passes_options(monkeypatch, tmp_path):
-    from slicer_ext_manager.localserver import server as server_mod
-
     calls = []
-    monkeypatch.setattr(server_mod, "serve_command", lambda directory, **kw: calls.append((directory, kw)) or 0)
+    monkeypatch.setattr(commands, "serve_command", lambda directory, **kw: calls.append((directory, kw)) or 0)
     assert commands.main(["serve", str(tmp_path), "--port", "0", "--app-id", "a" * 24, "--app-name", "Mine",
                           "--host", "0.0.0.0", "--strict-arch"]) == 0
     assert calls == [(str(tmp_path), {"host": "0.0.0.0", "port": 0, "app_id": "a" * 24, "app_name": "Mine",

@@ -12,9 +12,11 @@ import pytest
 from PySide6.QtCore import QSettings
 
 from slicer_ext_manager.localserver.builder import build_extension_package
-from slicer_ext_manager.localserver.server import Faults, PackageServer
+from slicer_ext_manager.localserver.server import PackageServer
 from slicer_ext_manager.manager import ExtensionsManager
 from slicer_ext_manager.server import SlicerPackagesClient
+
+from .faultserver import Faults, FaultyPackageServer
 
 REV = "33241"
 OLD_REV = "32448"
@@ -36,7 +38,7 @@ class Repo:
         return path
 
     def start(self) -> PackageServer:
-        self.server = PackageServer(self.folder, faults=self.faults).start()
+        self.server = FaultyPackageServer(self.folder, faults=self.faults).start()
         return self.server
 
     @property

@@ -2,7 +2,7 @@
 
 A package is what ``make package`` of a Slicer extension produces with CPack::
 
-    <app_revision>-<os>-<arch>-<name>-git<scm_revision>-<date>.tar.gz    (.zip on Windows)
+    <app_revision>-<os>-<arch>-<name>-<scm><scm_revision>-<date>.tar.gz    (.zip on Windows)
     └── <same base name>/                                  single top-level folder
         ├── lib/Slicer-X.Y/qt-scripted-modules/<name>.py           "scripted" module (tiny, valid)
         ├── lib/Slicer-X.Y/cli-modules/<name>Cli                   "cli" module (mode 0755)
@@ -14,6 +14,9 @@ On macOS (``os="macosx"``) everything above ``lib``/``share`` is nested under
 ``<top>/Slicer.app/Contents/Extensions-<app_revision>/<name>/``, and a tar package
 also holds the relative symlink
 ``lib/Slicer-X.Y/qt-loadable-modules/lib<name>.dylib -> lib<name>.1.dylib``.
+
+``kind`` picks any archive format of :data:`~slicer_ext_manager.conventions.ARCHIVE_SUFFIXES`
+(``tar.gz``, ``tgz``, ``tar.bz2``, ``tbz2``, ``tar.xz``, ``txz``, ``tar``, ``zip``).
 
 Output is byte-for-byte deterministic for the same inputs (sorted entries, fixed
 mtimes = ``date`` at 00:00 UTC, uid/gid 0, uname/gname ``root``, gzip mtime 0 and
@@ -35,12 +38,15 @@ or with a spec::
 
 from __future__ import annotations
 
+import bz2
 import calendar
+import contextlib
 import dataclasses
 import datetime
 import gzip
 import hashlib
 import io
+import lzma
 import re
 import stat
 import tarfile
@@ -49,6 +55,15 @@ from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
 
 from slicer_ext_manager import s4ext
+from slicer_ext_manager.conventions import (
+    ARCHIVE_FORMATS,
+    ARCHIVE_SUFFIXES,
+    OS_NAMES,
+    PackageName,
+    invalid_name_sentence,
+    is_extension_name,
+    macos_nesting,
+)
 
 __all__ = [
     "MODULE_KINDS",
@@ -60,9 +75,8 @@ __all__ = [
 
 #: Accepted values of ``modules``.
 MODULE_KINDS = ("scripted", "cli", "loadable")
-#: Accepted values of ``os`` (the server's enum) and ``kind``.
-OS_VALUES = ("linux", "win", "macosx")
-KINDS = ("tar.gz", "zip")
+#: Accepted values of ``kind``: the archive suffixes without their dot.
+KINDS = tuple(suffix[1:] for suffix in ARCHIVE_SUFFIXES)
 
 _CHUNK = 1 << 20
 _DIR_MODE = 0o755
@@ -98,6 +112,7 @@ class PackageSpec:
     payload_size: int = 0
     extra_s4ext: Mapping[str, str] | Iterable[tuple[str, str]] | None = None
     scm_url: str = ""
+    scm: str = "git"
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -113,38 +128,34 @@ class PackageSpec:
         set_(self, "extra_s4ext", tuple(sorted((str(k), str(v)) for k, v in extra)))
         if self.kind is None:
             set_(self, "kind", "zip" if self.os == "win" else "tar.gz")
-        if not self.name or not re.fullmatch(r"[A-Za-z0-9_.+-]+", self.name) or self.name.startswith("."):
-            raise ValueError(f"invalid extension name {self.name!r}")
-        if self.os not in OS_VALUES:
-            raise ValueError(f"os must be one of {OS_VALUES}, not {self.os!r}")
-        if self.kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, not {self.kind!r}")
-        unknown = set(self.modules) - set(MODULE_KINDS)
-        if unknown:
-            raise ValueError(f"unknown module kinds {sorted(unknown)}; allowed: {MODULE_KINDS}")
-        if self.payload_size < 0:
-            raise ValueError("payload_size must be >= 0")
-        for field in ("app_revision", "arch", "scm_revision", "date", "slicer_version"):
-            value = getattr(self, field)
-            if not value or "/" in value or " " in value:
-                raise ValueError(f"invalid {field} {value!r}")
+        _validate(self)
 
     # -- names ---------------------------------------------------------------------------------
 
     @property
+    def package_name(self) -> PackageName:
+        return PackageName(self.app_revision, self.os, self.arch, self.name, self.scm, self.scm_revision,
+                           self.date, f".{self.kind}")
+
+    @property
     def archive_base(self) -> str:
-        """``<app_revision>-<os>-<arch>-<name>-git<scm_revision>-<date>`` (also the top folder)."""
-        return f"{self.app_revision}-{self.os}-{self.arch}-{self.name}-git{self.scm_revision}-{self.date}"
+        """``<app_revision>-<os>-<arch>-<name>-<scm><scm_revision>-<date>`` (also the top folder)."""
+        return self.package_name.base
 
     @property
     def archive_filename(self) -> str:
-        return f"{self.archive_base}.{self.kind}"
+        return self.package_name.file_name
+
+    @property
+    def container(self) -> str:
+        """``"tar"`` or ``"zip"``."""
+        return ARCHIVE_FORMATS[f".{self.kind}"][0]
 
     @property
     def content_root(self) -> str:
         """Archive path of the folder that holds ``lib/`` and ``share/`` (no trailing slash)."""
         if self.os == "macosx":
-            return f"{self.archive_base}/Slicer.app/Contents/Extensions-{self.app_revision}/{self.name}"
+            return "/".join((self.archive_base, *macos_nesting(self.app_revision, self.name)))
         return self.archive_base
 
     @property
@@ -181,7 +192,7 @@ class PackageSpec:
     def s4ext_metadata(self) -> dict[str, str]:
         """The key/values written to the ``.s4ext`` file."""
         meta = {
-            "scm": "git",
+            "scm": self.scm,
             "scmurl": self.scm_url or f"https://github.com/example/{self.name}.git",
             "scmrevision": self.scm_revision,
             "depends": " ".join(self.depends) if self.depends else "NA",
@@ -203,6 +214,28 @@ class PackageSpec:
     def members(self) -> list[str]:
         """Archive member names (directories end with ``/``), in archive order."""
         return [e.path + ("/" if e.kind == "dir" else "") for e in _entries(self)]
+
+
+def _validate(spec: PackageSpec) -> None:
+    """Refuse what would make a package Slicer cannot name or install (``ValueError``)."""
+    if not is_extension_name(spec.name):
+        raise ValueError(invalid_name_sentence(spec.name))
+    if spec.os not in OS_NAMES:
+        raise ValueError(f"os must be one of {OS_NAMES}, not {spec.os!r}")
+    if spec.kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, not {spec.kind!r}")
+    unknown = set(spec.modules) - set(MODULE_KINDS)
+    if unknown:
+        raise ValueError(f"unknown module kinds {sorted(unknown)}; allowed: {MODULE_KINDS}")
+    if spec.payload_size < 0:
+        raise ValueError("payload_size must be >= 0")
+    for field in ("app_revision", "arch", "scm_revision", "date", "slicer_version"):
+        value = getattr(spec, field)
+        if not value or "/" in value or " " in value:
+            raise ValueError(f"invalid {field} {value!r}")
+    for field in ("app_revision", "arch", "scm", "scm_revision"):  # "-" separates them in the file name
+        if "-" in getattr(spec, field) or "/" in getattr(spec, field):
+            raise ValueError(f"invalid {field} {getattr(spec, field)!r}: it would not parse back from the file name")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -258,7 +291,7 @@ class {cls}Logic(ScriptedLoadableModuleLogic):
 
 def _entries(spec: PackageSpec) -> list[_Entry]:
     root = spec.content_root
-    lib, share = f"{root}/{spec.lib_dir}", f"{root}/{spec.share_dir}"
+    lib = f"{root}/{spec.lib_dir}"
     files: list[_Entry] = []
     if "scripted" in spec.modules:
         files.append(_Entry(f"{lib}/qt-scripted-modules/{spec.name}.py", "file", data=_scripted_module(spec)))
@@ -268,7 +301,7 @@ def _entries(spec: PackageSpec) -> list[_Entry]:
     if "loadable" in spec.modules:
         dummy = hashlib.sha256(f"loadable:{spec.name}".encode()).digest() * 8
         files.append(_Entry(f"{lib}/qt-loadable-modules/libqSlicer{spec.name}Module.so", "file", data=dummy))
-    if spec.os == "macosx" and spec.kind == "tar.gz":
+    if spec.os == "macosx" and spec.container == "tar":
         real = f"lib{spec.name}.1.dylib"
         files.append(_Entry(f"{lib}/qt-loadable-modules/{real}", "file",
                             data=b"\xcf\xfa\xed\xfe" + f"dummy dylib {spec.name}".encode()))
@@ -318,12 +351,25 @@ class _PayloadReader(io.RawIOBase):
         return n
 
 
+def _compressor(spec: PackageSpec, out):
+    """The stream the tar is written to: ``out`` itself or a compressor over it (no
+    timestamps or file names in any header, so the bytes are reproducible)."""
+    compression = ARCHIVE_FORMATS[f".{spec.kind}"][1]
+    if compression == "gz":
+        # Big incompressible payload: deflate "stored" blocks (level 0) build a 500 MB
+        # package in ~2 s instead of ~10 s; the archive is the same size and valid gzip.
+        level = 0 if spec.payload_size > 8 * _CHUNK else 9
+        return gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=level)
+    if compression == "bz2":
+        return bz2.BZ2File(out, mode="wb")
+    if compression == "xz":
+        return lzma.LZMAFile(out, mode="wb")
+    return contextlib.nullcontext(out)
+
+
 def _write_tar(spec: PackageSpec, entries: list[_Entry], out) -> None:
-    # Big incompressible payload: deflate "stored" blocks (level 0) build a 500 MB
-    # package in ~2 s instead of ~10 s; the archive is the same size and valid gzip.
-    level = 0 if spec.payload_size > 8 * _CHUNK else 9
-    with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=level) as gz:
-        with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT, copybufsize=_CHUNK) as tar:
+    with _compressor(spec, out) as stream:
+        with tarfile.open(fileobj=stream, mode="w", format=tarfile.PAX_FORMAT, copybufsize=_CHUNK) as tar:
             for e in entries:
                 info = tarfile.TarInfo(e.path)
                 info.mtime = spec.mtime
@@ -380,7 +426,7 @@ def build_from_spec(dest_dir: str | Path, spec: PackageSpec) -> Path:
     entries = _entries(spec)
     try:
         with open(tmp, "wb") as out:
-            if spec.kind == "zip":
+            if spec.container == "zip":
                 _write_zip(spec, entries, out)
             else:
                 _write_tar(spec, entries, out)
@@ -413,19 +459,22 @@ def build_extension_package(
     payload_size: int = 0,
     extra_s4ext: Mapping[str, str] | None = None,
     scm_url: str = "",
+    scm: str = "git",
 ) -> Path:
     """Build one extension package in Slicer's layout and return its path.
 
-    ``kind`` is ``"tar.gz"`` or ``"zip"`` (default: zip for ``os="win"``, tar.gz
-    otherwise). ``modules`` picks among ``"scripted"``, ``"cli"``, ``"loadable"``.
-    ``description`` defaults to ``"<name>: a test extension."``. ``extra_s4ext``
-    adds or overrides ``.s4ext`` keys. See the module docstring for the layout.
+    ``kind`` is an archive suffix without its dot, ``"tar.gz"``, ``"zip"``, ``"tar.bz2"``…
+    (default: zip for ``os="win"``, tar.gz otherwise). ``modules`` picks among
+    ``"scripted"``, ``"cli"``, ``"loadable"``. ``description`` defaults to
+    ``"<name>: a test extension."``. ``extra_s4ext`` adds or overrides ``.s4ext`` keys.
+    ``scm`` is the repository type written in the file name and the ``.s4ext``.
+    See the module docstring for the layout.
     """
     spec = PackageSpec(
         name=name, app_revision=app_revision, os=os, arch=arch, slicer_version=slicer_version,
         scm_revision=scm_revision, date=date, depends=depends, kind=kind, category=category,
         description=description, homepage=homepage, iconurl=iconurl, contributors=contributors,
         screenshots=screenshots, keywords=keywords, modules=modules, payload_size=payload_size,
-        extra_s4ext=extra_s4ext, scm_url=scm_url,
+        extra_s4ext=extra_s4ext, scm_url=scm_url, scm=scm,
     )
     return build_from_spec(dest_dir, spec)

@@ -14,9 +14,15 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, TextIO
 
-from .index import DEFAULT_APP_ID
+from ..conventions import (
+    DEFAULT_APP_ID,
+    DEFAULT_APP_NAME,
+    DEFAULT_SERVER_URL,
+    OS_NAMES,
+    SERVER_URL_ENV,
+)
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -68,14 +74,55 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .server import serve_command
-
     if not 0 <= args.port <= 65535:
         return _usage_error(f"--port must be between 0 and 65535, not {args.port}.")
     app_id = getattr(args, "app_id", None) or DEFAULT_APP_ID
     return serve_command(args.directory, host=args.host, port=args.port, app_id=app_id,
-                         app_name=getattr(args, "app_name", None) or "Slicer", state_dir=args.state_dir,
+                         app_name=getattr(args, "app_name", None) or DEFAULT_APP_NAME, state_dir=args.state_dir,
                          strict_arch=args.strict_arch)
+
+
+def serve_command(
+    directory: str | Path,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    app_id: str = DEFAULT_APP_ID,
+    app_name: str = DEFAULT_APP_NAME,
+    state_dir: str | Path | None = None,
+    *,
+    strict_arch: bool = False,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """``slicer-ext-manager serve DIR``: index, print a summary and how to point Slicer at it,
+    then serve until Ctrl+C. Returns the process exit code."""
+    from .server import PackageServer, startup_lines
+
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        server = PackageServer(directory, host=host, port=port, app_id=app_id, app_name=app_name,
+                               state_dir=state_dir, strict_arch=strict_arch)
+    except NotADirectoryError:
+        err.write(f"slicer-ext-manager: cannot serve {directory}: it is not a folder; give the folder that holds "
+                  "the packages (e.g. one made by 'slicer-ext-manager mirror pull').\n")
+        return EXIT_USAGE
+    except ValueError as exc:
+        err.write(f"slicer-ext-manager: cannot serve {directory}: {exc}.\n")
+        return EXIT_USAGE
+    try:
+        server.bind()
+    except OSError as exc:
+        err.write(f"slicer-ext-manager: cannot listen on {host}:{port} ({exc.strerror or exc}); "
+                  "choose another --port (0 picks a free one) or --host.\n")
+        return EXIT_FAILURE
+    for warning in server.index.warnings:
+        err.write(f"slicer-ext-manager: warning: {warning}\n")
+    out.write("".join(line + "\n" for line in startup_lines(server)))
+    out.flush()
+    server.serve_forever()
+    out.write("Stopped.\n")
+    return EXIT_OK
 
 
 # ------------------------------------------------------------------------------------------------
@@ -96,12 +143,11 @@ def add_mirror_arguments(parser: argparse.ArgumentParser) -> None:
     pull.add_argument("dest", metavar="DEST", help="destination folder (created if needed)")
     # default=SUPPRESS: the global --revision/--os/--arch/--app-id/--app-name of cli.py count too.
     pull.add_argument("--revision", default=argparse.SUPPRESS, help="Slicer revision, e.g. 33241 (required)")
-    pull.add_argument("--os", dest="os_name", choices=("linux", "win", "macosx"), default=argparse.SUPPRESS,
+    pull.add_argument("--os", dest="os_name", choices=OS_NAMES, default=argparse.SUPPRESS,
                       help="operating system of the Slicer build (required)")
     pull.add_argument("--arch", default=argparse.SUPPRESS, help="architecture: amd64, arm64… (required)")
     pull.add_argument("--from", dest="source_url", metavar="URL",
-                      help="server to copy from (default: --server, $SLICER_EXTENSIONS_MANAGER_SERVER_URL, "
-                           "else https://slicer-packages.kitware.com)")
+                      help=f"server to copy from (default: --server, ${SERVER_URL_ENV}, else {DEFAULT_SERVER_URL})")
     app = pull.add_mutually_exclusive_group()
     app.add_argument("--app-id", default=argparse.SUPPRESS, help="application id on that server "
                      f"(default: {DEFAULT_APP_ID}, production Slicer)")
@@ -142,9 +188,9 @@ class _MirrorProgressPrinter:
 
 
 def cmd_mirror(args: argparse.Namespace) -> int:
-    from ..context import DEFAULT_SERVER_URL, SERVER_URL_ENV
     from ..server import DEFAULT_TIMEOUT, SlicerPackagesClient
-    from .mirror import pull_mirror, serve_hint
+    from .mirror import pull_mirror
+    from .mirrorreport import serve_hint
 
     if getattr(args, "mirror_action", "pull") != "pull":
         return _usage_error(f"unknown mirror action {args.mirror_action!r}; use 'mirror pull'.")
@@ -173,7 +219,7 @@ def cmd_mirror(args: argparse.Namespace) -> int:
     except OSError as exc:
         sys.stderr.write(f"slicer-ext-manager: cannot write to {args.dest}: {exc.strerror or exc}.\n")
         return EXIT_FAILURE
-    hint = serve_hint(report, DEFAULT_APP_ID)
+    hint = serve_hint(report)
     if as_json:
         data = report.to_json()
         data["serve_command"] = hint[0].split(":  ", 1)[1]

@@ -14,9 +14,9 @@ and a diamond (``NeedleNavigator → TrackerTether, ProbePilot → PivotPal``), 
 two Slicer revisions (:data:`OLD_REVISION` and :data:`CURRENT_REVISION`, linux/amd64),
 plus two builds the current Slicer cannot use: ``LungLoupe`` (built for the old revision
 only) and ``OrbitOptics`` (macOS only). Every extension has a generated icon
-(a rounded square in its category's colour, with a motif and its first letter, drawn
-with QImage/QPainter strokes: no font, so no QGuiApplication is needed) and some have a
-screenshot, both PNG files next to the packages, referenced by ``file://`` URLs.
+(a rounded square in its category's colour, with a motif and its initials) and some have
+a screenshot, both PNG files drawn by :mod:`.demoart` (pure Python, no Qt) next to the
+packages, referenced by ``file://`` URLs.
 
 Packages are a few KB each; the catalog is generated once per :data:`DEMO_VERSION`
 into ``<workdir>/catalog`` (default workdir: the user cache folder
@@ -42,8 +42,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..conventions import DEFAULT_APP_ID, archive_suffix
+from . import demoart, pngart
 from .builder import PackageSpec, build_from_spec
-from .index import DEFAULT_APP_ID, atomic_write_json
+from .files import atomic_write_json
 
 __all__ = [
     "BOOKMARKS",
@@ -63,7 +65,7 @@ __all__ = [
 ]
 
 #: Bump when the generated catalog changes: a cached catalog of another version is rebuilt.
-DEMO_VERSION = "1"
+DEMO_VERSION = "2"
 OLD_REVISION = "33000"
 CURRENT_REVISION = "33241"
 #: An older revision that only appears in the history ("last used in version 32800").
@@ -251,192 +253,25 @@ _CATEGORY_COLORS = {
 
 
 # ------------------------------------------------------------------------------------------------
-# icons (QImage + QPainter, strokes only: no font, so no QGuiApplication is needed)
-
-#: Capital letters as polylines on a 4 x 6 grid (y down).
-_GLYPHS: dict[str, tuple[tuple[tuple[int, int], ...], ...]] = {
-    "A": (((0, 6), (0, 2), (2, 0), (4, 2), (4, 6)), ((0, 4), (4, 4))),
-    "B": (((0, 3), (3, 3), (4, 4), (4, 5), (3, 6), (0, 6), (0, 0), (3, 0), (4, 1), (4, 2), (3, 3)),),
-    "C": (((4, 1), (3, 0), (1, 0), (0, 1), (0, 5), (1, 6), (3, 6), (4, 5)),),
-    "D": (((0, 0), (0, 6), (2, 6), (4, 4), (4, 2), (2, 0), (0, 0)),),
-    "E": (((4, 0), (0, 0), (0, 6), (4, 6)), ((0, 3), (3, 3))),
-    "F": (((4, 0), (0, 0), (0, 6)), ((0, 3), (3, 3))),
-    "G": (((4, 1), (3, 0), (1, 0), (0, 1), (0, 5), (1, 6), (3, 6), (4, 5), (4, 3), (2, 3)),),
-    "H": (((0, 0), (0, 6)), ((4, 0), (4, 6)), ((0, 3), (4, 3))),
-    "I": (((1, 0), (3, 0)), ((2, 0), (2, 6)), ((1, 6), (3, 6))),
-    "J": (((4, 0), (4, 5), (3, 6), (1, 6), (0, 5)),),
-    "K": (((0, 0), (0, 6)), ((4, 0), (0, 4)), ((1, 3), (4, 6))),
-    "L": (((0, 0), (0, 6), (4, 6)),),
-    "M": (((0, 6), (0, 0), (2, 3), (4, 0), (4, 6)),),
-    "N": (((0, 6), (0, 0), (4, 6), (4, 0)),),
-    "O": (((1, 0), (3, 0), (4, 1), (4, 5), (3, 6), (1, 6), (0, 5), (0, 1), (1, 0)),),
-    "P": (((0, 6), (0, 0), (3, 0), (4, 1), (4, 2), (3, 3), (0, 3)),),
-    "Q": (((1, 0), (3, 0), (4, 1), (4, 5), (3, 6), (1, 6), (0, 5), (0, 1), (1, 0)), ((2, 4), (4, 6))),
-    "R": (((0, 6), (0, 0), (3, 0), (4, 1), (4, 2), (3, 3), (0, 3)), ((2, 3), (4, 6))),
-    "S": (((4, 1), (3, 0), (1, 0), (0, 1), (0, 2), (1, 3), (3, 3), (4, 4), (4, 5), (3, 6), (1, 6), (0, 5)),),
-    "T": (((0, 0), (4, 0)), ((2, 0), (2, 6))),
-    "U": (((0, 0), (0, 5), (1, 6), (3, 6), (4, 5), (4, 0)),),
-    "V": (((0, 0), (2, 6), (4, 0)),),
-    "W": (((0, 0), (1, 6), (2, 3), (3, 6), (4, 0)),),
-    "X": (((0, 0), (4, 6)), ((4, 0), (0, 6))),
-    "Y": (((0, 0), (2, 3), (4, 0)), ((2, 3), (2, 6))),
-    "Z": (((0, 0), (4, 0), (0, 6), (4, 6)),),
-}
+# icons and screenshots (drawn by pngart: no Qt, so the catalog builds anywhere)
 
 
-def _shade(hex_color: str, factor: float):
-    from PySide6.QtGui import QColor
-
-    color = QColor(hex_color)
-    return color.lighter(int(100 * factor)) if factor >= 1 else color.darker(int(100 / factor))
-
-
-def _draw_letters(painter, text: str, x: float, y: float, height: float) -> None:
-    from PySide6.QtCore import QPointF, Qt
-    from PySide6.QtGui import QPainterPath
-
-    painter.setBrush(Qt.BrushStyle.NoBrush)  # strokes only: closed letters (O, D) must not be filled
-    unit = height / 6.0
-    advance = 4 * unit + 1.6 * unit
-    path = QPainterPath()
-    for i, letter in enumerate(text):
-        for stroke in _GLYPHS.get(letter.upper(), ()):
-            ox = x + i * advance
-            path.moveTo(QPointF(ox + stroke[0][0] * unit, y + stroke[0][1] * unit))
-            for px, py in stroke[1:]:
-                path.lineTo(QPointF(ox + px * unit, y + py * unit))
-    painter.drawPath(path)
-
-
-def _draw_motif(painter, motif: int, size: float, color) -> None:
-    """One of ten simple background motifs (so icons of one category differ at a glance)."""
-    from PySide6.QtCore import QPointF, QRectF, Qt
-    from PySide6.QtGui import QPainterPath, QPen, QPolygonF
-
-    pen = QPen(color)
-    pen.setWidthF(size * 0.035)
-    pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-    painter.setPen(pen)
-    painter.setBrush(Qt.BrushStyle.NoBrush)
-    s = size
-    if motif == 0:  # ring
-        painter.drawEllipse(QPointF(s * 0.74, s * 0.26), s * 0.2, s * 0.2)
-    elif motif == 1:  # three dots
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(color)
-        for i in range(3):
-            painter.drawEllipse(QPointF(s * (0.56 + 0.13 * i), s * 0.2), s * 0.045, s * 0.045)
-    elif motif == 2:  # diagonal stripes
-        for i in range(4):
-            painter.drawLine(QPointF(s * (0.5 + 0.12 * i), s * 0.08), QPointF(s * (0.92), s * (0.5 - 0.12 * i)))
-    elif motif == 3:  # triangle
-        painter.drawPolygon(QPolygonF([QPointF(s * 0.74, s * 0.1), QPointF(s * 0.9, s * 0.38),
-                                       QPointF(s * 0.58, s * 0.38)]))
-    elif motif == 4:  # diamond
-        painter.drawPolygon(QPolygonF([QPointF(s * 0.75, s * 0.08), QPointF(s * 0.9, s * 0.24),
-                                       QPointF(s * 0.75, s * 0.4), QPointF(s * 0.6, s * 0.24)]))
-    elif motif == 5:  # wave
-        path = QPainterPath(QPointF(s * 0.1, s * 0.86))
-        for i in range(4):
-            x = s * (0.1 + 0.2 * i)
-            path.quadTo(QPointF(x + s * 0.05, s * (0.78 if i % 2 == 0 else 0.94)), QPointF(x + s * 0.2, s * 0.86))
-        painter.drawPath(path)
-    elif motif == 6:  # plus
-        painter.drawLine(QPointF(s * 0.75, s * 0.1), QPointF(s * 0.75, s * 0.38))
-        painter.drawLine(QPointF(s * 0.61, s * 0.24), QPointF(s * 0.89, s * 0.24))
-    elif motif == 7:  # dot grid
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(color)
-        for i in range(3):
-            for j in range(3):
-                painter.drawEllipse(QPointF(s * (0.64 + 0.1 * i), s * (0.14 + 0.1 * j)), s * 0.025, s * 0.025)
-    elif motif == 8:  # two arcs
-        for r in (0.16, 0.26):
-            painter.drawArc(QRectF(s * (0.92 - r), s * (0.08 - r), 2 * r * s, 2 * r * s), 180 * 16, 90 * 16)
-    else:  # nested squares
-        for k in (0.0, 0.06):
-            painter.drawRoundedRect(QRectF(s * (0.6 + k), s * (0.1 + k), s * (0.28 - 2 * k), s * (0.28 - 2 * k)),
-                                    s * 0.04, s * 0.04)
+def _accent(ext: DemoExtension) -> pngart.Color:
+    return pngart.hex_color(_CATEGORY_COLORS.get(ext.category, "#475569"))
 
 
 def render_icon(ext: DemoExtension, path: Path, size: int = 128, *, motif: int | None = None) -> Path:
-    """A rounded square in the category's colour with a motif and the extension's first letter (PNG)."""
-    from PySide6.QtCore import QPointF, QRectF, Qt
-    from PySide6.QtGui import QColor, QImage, QLinearGradient, QPainter, QPen
-
-    base = _CATEGORY_COLORS.get(ext.category, "#475569")
+    """A rounded tile in the category's colour with a motif and the extension's initials (PNG)."""
     digest = hashlib.sha1(ext.name.encode()).digest()
-    tint = digest[0] / 255.0
-    if motif is None:
-        motif = digest[1] % 10
-    image = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
-    image.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(image)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    gradient = QLinearGradient(QPointF(0, 0), QPointF(size, size))
-    gradient.setColorAt(0.0, _shade(base, 1.2 + 0.3 * tint))
-    gradient.setColorAt(1.0, _shade(base, 0.85 - 0.15 * tint))
-    margin = size * 0.04
-    painter.setPen(Qt.PenStyle.NoPen)
-    painter.setBrush(gradient)
-    painter.drawRoundedRect(QRectF(margin, margin, size - 2 * margin, size - 2 * margin), size * 0.2, size * 0.2)
-    _draw_motif(painter, motif, size, QColor(255, 255, 255, 120))
-    pen = QPen(Qt.GlobalColor.white)
-    pen.setWidthF(size * 0.085)
-    pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-    pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
-    painter.setPen(pen)
-    height = size * 0.46
-    letter = ext.name[0]
-    _draw_letters(painter, letter, size * 0.16, size * 0.4, height)
-    painter.end()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not image.save(str(path), "PNG"):
-        raise OSError(f"could not write {path}")
-    return path
+    picture = demoart.icon(size, _accent(ext), ext.initials, motif=digest[1] % 10 if motif is None else motif,
+                          tint=digest[0] / 255)
+    return picture.save(path)
 
 
 def render_screenshot_image(ext: DemoExtension, path: Path, width: int = 480, height: int = 300) -> Path:
-    """A made-up 'screenshot': a dark viewer with a few shapes in the category colour."""
-    from PySide6.QtCore import QPointF, QRectF, Qt
-    from PySide6.QtGui import QColor, QImage, QPainter, QPen, QRadialGradient
-
-    base = _CATEGORY_COLORS.get(ext.category, "#475569")
+    """A made-up 'screenshot' (a module panel and four views showing shapes in the category colour)."""
     seed = hashlib.sha1(ext.name.encode()).digest()
-    image = QImage(width, height, QImage.Format.Format_RGB32)
-    image.fill(QColor("#101418"))
-    painter = QPainter(image)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    for i in range(5):
-        cx, cy = width * (0.15 + 0.7 * seed[i] / 255), height * (0.2 + 0.6 * seed[i + 5] / 255)
-        radius = height * (0.12 + 0.2 * seed[i + 10] / 255)
-        glow = QRadialGradient(QPointF(cx, cy), radius)
-        glow.setColorAt(0.0, _shade(base, 1.6))
-        glow.setColorAt(1.0, QColor(0, 0, 0, 0))
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(glow)
-        painter.drawEllipse(QPointF(cx, cy), radius, radius)
-    grid = QPen(QColor(255, 255, 255, 40))
-    painter.setPen(grid)
-    for x in range(0, width, 40):
-        painter.drawLine(x, 0, x, height)
-    for y in range(0, height, 40):
-        painter.drawLine(0, y, width, y)
-    frame = QPen(_shade(base, 1.4))
-    frame.setWidthF(3)
-    painter.setPen(frame)
-    painter.setBrush(Qt.BrushStyle.NoBrush)
-    painter.drawRect(QRectF(1.5, 1.5, width - 3, height - 3))
-    pen = QPen(QColor(255, 255, 255, 200))
-    pen.setWidthF(6)
-    pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-    painter.setPen(pen)
-    _draw_letters(painter, ext.initials, 24, height - 24 - 42, 42)
-    painter.end()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not image.save(str(path), "PNG"):
-        raise OSError(f"could not write {path}")
-    return path
+    return demoart.screenshot(width, height, _accent(ext), seed, ext.initials).save(path, alpha=False)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -489,7 +324,7 @@ def _catalog_ok(catalog_dir: Path) -> bool:
         return False
     if stamp != _stamp():
         return False
-    packages = [p for p in catalog_dir.iterdir() if p.name.endswith((".tar.gz", ".zip"))]
+    packages = [p for p in catalog_dir.iterdir() if archive_suffix(p.name)]
     return len(packages) == stamp["packages"]
 
 
@@ -513,7 +348,7 @@ def generate_catalog(workdir: str | os.PathLike[str] | None = None, *, force: bo
             render_icon(ext, tmp / "icons" / f"{ext.name}.png", motif=number % 10)
             if ext.screenshot:
                 render_screenshot_image(ext, tmp / "screenshots" / f"{ext.name}.png")
-        for _ext_, spec, sidecar in _specs(catalog_dir):
+        for _, spec, sidecar in _specs(catalog_dir):
             archive = build_from_spec(tmp, spec)
             (tmp / (archive.name + ".json")).write_text(json.dumps(sidecar, sort_keys=True), encoding="utf-8")
         atomic_write_json(tmp / STAMP_FILE, _stamp())

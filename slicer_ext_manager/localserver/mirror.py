@@ -39,167 +39,38 @@ kept in ``other_builds``.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import logging
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from .. import __version__
 from ..errors import CancelledError, ExtensionManagerError, ServerError
 from ..metadata import split_words
 from ..server import SlicerPackagesClient, iter_unique_newest
-from .index import STATE_DIR_NAME, atomic_write_json, file_sha512
+from .files import atomic_write_json, file_sha512
+from .index import STATE_DIR_NAME
+from .mirrorreport import (
+    CANCELLED,
+    DOWNLOADED,
+    FAILED,
+    MANIFEST_NAME,
+    MISSING,
+    PRESENT,
+    MirroredItem,
+    MirrorProgress,
+    MirrorProgressCallback,
+    MirrorReport,
+    now,
+    write_manifest,
+)
 
 log = logging.getLogger(__name__)
 
 __all__ = ["MANIFEST_NAME", "MirrorProgress", "MirrorReport", "MirroredItem", "pull_mirror"]
 
-MANIFEST_NAME = "mirror.json"
-MANIFEST_FORMAT = 1
-
-#: Item statuses in a :class:`MirrorReport`.
-DOWNLOADED = "downloaded"  # fetched in this run
-PRESENT = "present"  # already complete and verified in DEST
-FAILED = "failed"  # could not be fetched (error says why)
-MISSING = "missing"  # a requested name (or a dependency) the server does not have for this build
-CANCELLED = "cancelled"  # not done because the pull was cancelled
-OK_STATUSES = (DOWNLOADED, PRESENT)
-
 _SAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._+=@,-]")
-
-
-@dataclass(frozen=True)
-class MirrorProgress:
-    """One progress report. ``phase``: ``"listing"``, ``"checking"``, ``"downloading"``
-    (with ``done``/``total`` bytes), ``"done"`` (with ``status``)."""
-
-    phase: str
-    index: int = 0  # 1-based position among the items to mirror
-    count: int = 0
-    name: str = ""
-    file_name: str = ""
-    done: int = 0
-    total: int | None = None
-    status: str = ""
-
-
-#: ``progress(event) -> False`` cancels the pull (None/True go on).
-MirrorProgressCallback = Callable[[MirrorProgress], "bool | None"]
-
-
-@dataclass
-class MirroredItem:
-    """What happened to one extension build."""
-
-    name: str
-    item_id: str = ""
-    status: str = ""
-    file_name: str = ""
-    path: str = ""  # relative to DEST, with "/"
-    size: int = 0
-    sha512: str = ""
-    verified: bool = False  # size and sha512 checked against the server's
-    resumed: int = 0  # dropped connections resumed with Range while downloading
-    requested: bool = True  # False: pulled only as a dependency
-    error: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.status in OK_STATUSES
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "item_id": self.item_id or None,
-            "status": self.status,
-            "file_name": self.file_name or None,
-            "path": self.path or None,
-            "size": self.size,
-            "sha512": self.sha512 or None,
-            "verified": self.verified,
-            "resumed": self.resumed,
-            "requested": self.requested,
-            "error": self.error or None,
-        }
-
-
-@dataclass
-class MirrorReport:
-    """The result of :func:`pull_mirror` (also the ``--json`` output of ``mirror pull``)."""
-
-    source_url: str
-    app_id: str
-    revision: str
-    os: str
-    arch: str
-    dest: Path
-    names: tuple[str, ...] | None = None
-    items: list[MirroredItem] = field(default_factory=list)
-    started: str = ""
-    finished: str = ""
-    cancelled: bool = False
-    warnings: list[str] = field(default_factory=list)
-
-    def _with(self, *statuses: str) -> list[MirroredItem]:
-        return [i for i in self.items if i.status in statuses]
-
-    @property
-    def downloaded(self) -> list[MirroredItem]:
-        return self._with(DOWNLOADED)
-
-    @property
-    def present(self) -> list[MirroredItem]:
-        return self._with(PRESENT)
-
-    @property
-    def failed(self) -> list[MirroredItem]:
-        """Items that are not in DEST: failed, missing on the server, or cancelled."""
-        return self._with(FAILED, MISSING, CANCELLED)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed and not self.cancelled
-
-    @property
-    def manifest_path(self) -> Path:
-        return self.dest / MANIFEST_NAME
-
-    @property
-    def bytes_downloaded(self) -> int:
-        return sum(i.size for i in self.downloaded)
-
-    def get(self, name: str) -> MirroredItem | None:
-        return next((i for i in self.items if i.name == name), None)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "source_url": self.source_url,
-            "app_id": self.app_id,
-            "revision": self.revision,
-            "os": self.os,
-            "arch": self.arch,
-            "dest": str(self.dest),
-            "names": list(self.names) if self.names is not None else None,
-            "started": self.started,
-            "finished": self.finished,
-            "ok": self.ok,
-            "cancelled": self.cancelled,
-            "downloaded": [i.name for i in self.downloaded],
-            "present": [i.name for i in self.present],
-            "failed": [{"name": i.name, "status": i.status, "error": i.error} for i in self.failed],
-            "bytes_downloaded": self.bytes_downloaded,
-            "warnings": list(self.warnings),
-            "manifest": str(self.manifest_path),
-            "items": [i.to_json() for i in self.items],
-        }
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
 def _safe_file_name(name: str, fallback: str) -> str:
@@ -289,45 +160,6 @@ def _release_names(client: SlicerPackagesClient, revision: str, os_name: str, ar
         return {}
 
 
-def _write_manifest(report: MirrorReport) -> None:
-    path = report.manifest_path
-    other_builds: list[dict[str, Any]] = []
-    items = [i.to_json() for i in report.items if i.ok]
-    try:
-        old = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        old = None
-    if isinstance(old, dict):
-        key = (report.revision, report.os, report.arch)
-        previous = [old] + [b for b in old.get("other_builds", []) if isinstance(b, dict)]
-        for build in previous:
-            if (build.get("revision"), build.get("os"), build.get("arch")) != key:
-                other_builds.append({k: v for k, v in build.items() if k not in ("other_builds", "format", "tool")})
-                continue
-            # same build pulled before (e.g. all of it, now only --names): keep what is still there
-            done = {i["item_id"] for i in items} | {i.name for i in report.items}
-            for entry in build.get("items", []):
-                if (isinstance(entry, dict) and entry.get("item_id") not in done and entry.get("name") not in done
-                        and isinstance(entry.get("path"), str) and (report.dest / entry["path"]).is_file()):
-                    items.append(entry)
-                    done.add(entry.get("item_id"))
-    manifest = {
-        "format": MANIFEST_FORMAT,
-        "tool": f"slicer-ext-manager {__version__}",
-        "source_url": report.source_url,
-        "app_id": report.app_id,
-        "revision": report.revision,
-        "os": report.os,
-        "arch": report.arch,
-        "names": list(report.names) if report.names is not None else None,
-        "date": report.finished,
-        "complete": report.ok,
-        "items": sorted(items, key=lambda i: str(i.get("name", "")).lower()),
-        "other_builds": other_builds,
-    }
-    atomic_write_json(path, manifest)
-
-
 def pull_mirror(
     client: SlicerPackagesClient,
     dest: str | os.PathLike[str],
@@ -347,162 +179,173 @@ def pull_mirror(
     (``cancel()`` true, or ``progress`` returning False) stops after cleaning up the
     current download; the report then has ``cancelled=True``.
     """
-    os_name = os
     dest_path = Path(dest).expanduser()
     dest_path.mkdir(parents=True, exist_ok=True)
-    dest_path = dest_path.resolve()
-    revision = str(revision)
     wanted = tuple(dict.fromkeys(names)) if names is not None else None
-    report = MirrorReport(client.server_url, client.app_id, revision, os_name, arch, dest_path, wanted,
-                          started=_now())
-
-    def emit(event: MirrorProgress) -> None:
-        if progress is not None and progress(event) is False:
-            raise CancelledError("The mirror pull was cancelled.")
-
-    def check_cancel() -> None:
-        if cancel is not None and cancel():
-            raise CancelledError("The mirror pull was cancelled.")
-
-    emit(MirrorProgress("listing"))
-    listed = client.extension_items(revision, os_name, arch, limit=0)
-    by_name = {name: dict(item) for name, item in iter_unique_newest(listed).items()}
-    if len(by_name) < len([i for i in listed if (i.get("meta") or {}).get("baseName")]):
-        report.warnings.append("The server lists several packages for the same extension and build; "
-                               "the most recently created one of each was mirrored.")
-    if wanted is None:
-        selected = sorted(by_name, key=str.lower)
-        missing: dict[str, str] = {}
-    else:
-        selected, missing = _select(by_name, wanted)
-    for name, needed_by in missing.items():
-        why = f" (needed by {needed_by})" if needed_by else ""
-        report.items.append(MirroredItem(
-            name, status=MISSING, requested=not needed_by,
-            error=f"The server has no {name}{why} for Slicer revision {revision} ({os_name}/{arch})."))
-    releases = _release_names(client, revision, os_name, arch, report.warnings) if selected else {}
-    existing = _existing_sidecars(dest_path)
-    claimed: dict[Path, str] = {}  # archive path -> item id, in this run
-
-    count = len(selected)
-    todo = [MirroredItem(name, item_id=str(by_name[name].get("_id") or ""),
-                         requested=wanted is None or name in wanted) for name in selected]
-    report.items[:0] = todo
+    report = MirrorReport(client.server_url, client.app_id, str(revision), os, arch, dest_path.resolve(), wanted,
+                          started=now())
+    pull = _Pull(client, report, progress, cancel)
+    pull.emit(MirrorProgress("listing"))
+    todo = pull.plan()
     try:
         for index, entry in enumerate(todo, 1):
-            check_cancel()
-            item = by_name[entry.name]
-            try:
-                _mirror_one(client, dest_path, item, entry, index, count, existing, claimed,
-                            releases.get(entry.item_id), emit, cancel)
-            except CancelledError:
-                raise
-            except (ExtensionManagerError, OSError) as exc:
-                entry.status, entry.error = FAILED, str(exc)
-                log.info("Mirroring %s failed: %s", entry.name, exc)
-            emit(MirrorProgress("done", index, count, entry.name, entry.file_name, entry.size, entry.size,
-                                entry.status))
+            pull.check_cancel()
+            pull.mirror(entry, index, len(todo))
     except CancelledError:
         report.cancelled = True
         for entry in todo:
             if not entry.status:
                 entry.status, entry.error = CANCELLED, "The mirror pull was cancelled."
     finally:
-        report.finished = _now()
+        report.finished = now()
         try:
-            _write_manifest(report)
+            write_manifest(report)
         except OSError as exc:
             report.warnings.append(f"Could not write {report.manifest_path}: {exc}")
     return report
 
 
-def _mirror_one(
-    client: SlicerPackagesClient,
-    dest: Path,
-    item: dict[str, Any],
-    entry: MirroredItem,
-    index: int,
-    count: int,
-    existing: dict[str, tuple[Path, dict[str, Any]]],
-    claimed: dict[Path, str],
-    release: str | None,
-    emit: Callable[[MirrorProgress], None],
-    cancel: Callable[[], bool] | None,
-) -> None:
-    item_id = entry.item_id
-    meta = item.get("meta") or {}
-    expected_sha = str(meta.get("sha512") or "").lower()
-    item_size = item.get("size") if isinstance(item.get("size"), int) else None
-    emit(MirrorProgress("checking", index, count, entry.name))
+class _Pull:
+    """The state of one :func:`pull_mirror` run."""
 
-    previous = existing.get(item_id)
-    file_doc: dict[str, Any] | None = None
-    archive: Path | None = None
-    if previous is not None:
-        prev_archive, prev_doc = previous
-        prev_files = prev_doc.get("files")
-        if (expected_sha and str((prev_doc.get("meta") or {}).get("sha512") or "").lower() == expected_sha
-                and isinstance(prev_files, list) and prev_files and isinstance(prev_files[0], dict)
-                and prev_archive not in claimed and _verify(prev_archive, item_size, expected_sha)):
-            # Same upstream package already complete here: no request at all.
-            file_doc, archive = dict(prev_files[0]), prev_archive
+    def __init__(self, client: SlicerPackagesClient, report: MirrorReport,
+                 progress: MirrorProgressCallback | None, cancel: Callable[[], bool] | None):
+        self.client, self.report, self.progress, self.cancel = client, report, progress, cancel
+        self.dest = report.dest
+        self.by_name: dict[str, dict[str, Any]] = {}
+        self.releases: dict[str, str] = {}
+        self.existing = _existing_sidecars(self.dest)
+        self.claimed: dict[Path, str] = {}  # archive path -> item id, in this run
+
+    def emit(self, event: MirrorProgress) -> None:
+        if self.progress is not None and self.progress(event) is False:
+            raise CancelledError("The mirror pull was cancelled.")
+
+    def check_cancel(self) -> None:
+        if self.cancel is not None and self.cancel():
+            raise CancelledError("The mirror pull was cancelled.")
+
+    def plan(self) -> list[MirroredItem]:
+        """List the build, choose what to mirror (items of names the server lacks are reported
+        missing) and return the items to mirror, in order, already in the report."""
+        report = self.report
+        listed = self.client.extension_items(report.revision, report.os, report.arch, limit=0)
+        self.by_name = {name: dict(item) for name, item in iter_unique_newest(listed).items()}
+        if len(self.by_name) < len([i for i in listed if (i.get("meta") or {}).get("baseName")]):
+            report.warnings.append("The server lists several packages for the same extension and build; "
+                                   "the most recently created one of each was mirrored.")
+        if report.names is None:
+            selected, missing = sorted(self.by_name, key=str.lower), {}
+        else:
+            selected, missing = _select(self.by_name, report.names)
+        for name, needed_by in missing.items():
+            why = f" (needed by {needed_by})" if needed_by else ""
+            report.items.append(MirroredItem(
+                name, status=MISSING, requested=not needed_by,
+                error=f"The server has no {name}{why} for Slicer revision {report.revision} "
+                      f"({report.os}/{report.arch})."))
+        if selected:
+            self.releases = _release_names(self.client, report.revision, report.os, report.arch, report.warnings)
+        todo = [MirroredItem(name, item_id=str(self.by_name[name].get("_id") or ""),
+                             requested=report.names is None or name in report.names) for name in selected]
+        report.items[:0] = todo
+        return todo
+
+    def mirror(self, entry: MirroredItem, index: int, count: int) -> None:
+        """Mirror one item; its failure is recorded in ``entry`` (a cancellation propagates)."""
+        try:
+            self._mirror(entry, index, count)
+        except CancelledError:
+            raise
+        except (ExtensionManagerError, OSError) as exc:
+            entry.status, entry.error = FAILED, str(exc)
+            log.info("Mirroring %s failed: %s", entry.name, exc)
+        self.emit(MirrorProgress("done", index, count, entry.name, entry.file_name, entry.size, entry.size,
+                                 entry.status))
+
+    def _mirror(self, entry: MirroredItem, index: int, count: int) -> None:
+        item = self.by_name[entry.name]
+        meta = item.get("meta") or {}
+        expected_sha = str(meta.get("sha512") or "").lower()
+        item_size = item.get("size") if isinstance(item.get("size"), int) else None
+        self.emit(MirrorProgress("checking", index, count, entry.name))
+        previous = self.existing.get(entry.item_id)
+        found = self._unchanged(previous, expected_sha, item_size)
+        if found is not None:
             entry.status, entry.verified = PRESENT, True
+            file_doc, archive = found
+        else:
+            file_doc = dict(self.client.package_file(entry.item_id, entry.name))
+            expected_sha = expected_sha or str(file_doc.get("sha512") or "").lower()
+            archive = self._fetch(entry, file_doc, expected_sha, item_size, index, count)
+        self.claimed[archive] = entry.item_id
+        entry.file_name = archive.name
+        entry.path = archive.relative_to(self.dest).as_posix()
+        entry.size = archive.stat().st_size
+        entry.sha512 = expected_sha or file_sha512(archive)
+        self._write_sidecar(item, file_doc, archive, previous, self.releases.get(entry.item_id))
 
-    if archive is None:
-        file_doc = dict(client.package_file(item_id, entry.name))
-        expected_sha = expected_sha or str(file_doc.get("sha512") or "").lower()
-        size = file_doc.get("size") if isinstance(file_doc.get("size"), int) else item_size
+    def _unchanged(self, previous: tuple[Path, dict[str, Any]] | None, expected_sha: str,
+                   size: int | None) -> tuple[dict[str, Any], Path] | None:
+        """(file document, archive) when the same upstream package is already complete here:
+        then no request at all is needed."""
+        if previous is None or not expected_sha:
+            return None
+        archive, doc = previous
+        files = doc.get("files")
+        if (str((doc.get("meta") or {}).get("sha512") or "").lower() == expected_sha
+                and isinstance(files, list) and files and isinstance(files[0], dict)
+                and archive not in self.claimed and _verify(archive, size, expected_sha)):
+            return dict(files[0]), archive
+        return None
+
+    def _archive_path(self, item_id: str, file_doc: Mapping[str, Any]) -> Path:
+        """Where the package goes: its file name in DEST, or under ``<item id>/`` when another
+        item already has that name."""
         file_name = _safe_file_name(str(file_doc.get("name") or ""), f"{item_id}.tar.gz")
-        archive = dest / file_name
-        owner = claimed.get(archive)
+        archive = self.dest / file_name
+        owner = self.claimed.get(archive)
         if owner is None and archive.is_file():
-            on_disk = next((iid for iid, (path, _) in existing.items() if path == archive), None)
+            on_disk = next((iid for iid, (path, _) in self.existing.items() if path == archive), None)
             owner = on_disk if on_disk not in (None, item_id) else None
         if owner is not None and owner != item_id:
-            archive = dest / item_id / file_name  # two items with one file name: keep both
+            archive = self.dest / item_id / file_name  # two items with one file name: keep both
+        return archive
+
+    def _fetch(self, entry: MirroredItem, file_doc: Mapping[str, Any], expected_sha: str, item_size: int | None,
+               index: int, count: int) -> Path:
+        size = file_doc.get("size") if isinstance(file_doc.get("size"), int) else item_size
+        archive = self._archive_path(entry.item_id, file_doc)
         if _verify(archive, size, expected_sha):
             entry.status, entry.verified = PRESENT, bool(expected_sha)
-        else:
-            archive.parent.mkdir(parents=True, exist_ok=True)
+            return archive
+        archive.parent.mkdir(parents=True, exist_ok=True)
 
-            def on_bytes(done: int, total: int | None) -> bool | None:
-                emit(MirrorProgress("downloading", index, count, entry.name, archive.name, done, total))
-                return None
+        def on_bytes(done: int, total: int | None) -> bool | None:
+            self.emit(MirrorProgress("downloading", index, count, entry.name, archive.name, done, total))
+            return None
 
-            result = client.download_file(str(file_doc["_id"]), archive, resume=True, expected_sha512=expected_sha,
-                                          expected_size=size, progress=on_bytes, cancel=cancel,
-                                          label=entry.name)
-            entry.status, entry.verified, entry.resumed = DOWNLOADED, result.verified, result.resumed
-            if size is not None and result.size != size:
-                archive.unlink(missing_ok=True)
-                raise ExtensionManagerError(
-                    f"The download of {entry.name} has {result.size} bytes where the server announced {size}; "
-                    "it was deleted.")
+        result = self.client.download_file(str(file_doc["_id"]), archive, resume=True, expected_sha512=expected_sha,
+                                           expected_size=size, progress=on_bytes, cancel=self.cancel,
+                                           label=entry.name)
+        entry.status, entry.verified, entry.resumed = DOWNLOADED, result.verified, result.resumed
+        if size is not None and result.size != size:
+            archive.unlink(missing_ok=True)
+            raise ExtensionManagerError(
+                f"The download of {entry.name} has {result.size} bytes where the server announced {size}; "
+                "it was deleted.")
+        return archive
 
-    claimed[archive] = item_id
-    entry.file_name = archive.name
-    entry.path = archive.relative_to(dest).as_posix()
-    entry.size = archive.stat().st_size
-    entry.sha512 = expected_sha or file_sha512(archive)
-
-    sidecar_doc: dict[str, Any] = dict(item)
-    sidecar_doc["files"] = [file_doc]
-    if release:
-        sidecar_doc["release"] = release
-    sidecar = archive.with_name(archive.name + ".json")
-    current = previous[1] if previous is not None and previous[0] == archive else None
-    if current != sidecar_doc:
-        atomic_write_json(sidecar, sidecar_doc)
-    if previous is not None and previous[0] != archive and previous[0] not in claimed:
-        # The upstream item got a new package: drop the superseded one.
-        previous[0].unlink(missing_ok=True)
-        previous[0].with_name(previous[0].name + ".json").unlink(missing_ok=True)
-
-
-def serve_hint(report: MirrorReport, default_app_id: str) -> list[str]:
-    """Lines telling the user how to serve the mirror."""
-    lines = [f"Serve it with:  slicer-ext-manager serve {report.dest} --port 8080"]
-    if report.app_id and report.app_id != default_app_id:
-        lines.append(f"  (add --app-id {report.app_id} to keep the upstream application id)")
-    lines.append("then point Slicer at it:  SLICER_EXTENSIONS_MANAGER_SERVER_URL=http://127.0.0.1:8080")
-    return lines
+    def _write_sidecar(self, item: Mapping[str, Any], file_doc: Mapping[str, Any], archive: Path,
+                       previous: tuple[Path, dict[str, Any]] | None, release: str | None) -> None:
+        sidecar_doc: dict[str, Any] = dict(item)
+        sidecar_doc["files"] = [file_doc]
+        if release:
+            sidecar_doc["release"] = release
+        current = previous[1] if previous is not None and previous[0] == archive else None
+        if current != sidecar_doc:
+            atomic_write_json(archive.with_name(archive.name + ".json"), sidecar_doc)
+        if previous is not None and previous[0] != archive and previous[0] not in self.claimed:
+            # The upstream item got a new package: drop the superseded one.
+            previous[0].unlink(missing_ok=True)
+            previous[0].with_name(previous[0].name + ".json").unlink(missing_ok=True)
