@@ -480,12 +480,7 @@ def test_served_package_names_follow_the_conventions(tmp_path, spec):
                                              expected.extension_name, expected.scm, expected.scm_revision)
 
 
-@pytest.mark.parametrize("spec", [
-    pytest.param(NAME_CASES[0].values[0], id=NAME_CASES[0].id, marks=pytest.mark.xfail(
-        strict=True, reason="archive.parse_archive_name still reads 'cvs' as a repository type; it passes once "
-                            "archive uses conventions.parse_package_name (then remove this mark)")),
-    *NAME_CASES[1:],
-])
+@pytest.mark.parametrize("spec", NAME_CASES)
 def test_installer_and_serve_read_package_names_alike(tmp_path, spec):
     from slicer_ext_manager import archive
 
