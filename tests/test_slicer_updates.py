@@ -27,26 +27,9 @@ from .faultproxy import FaultProxy
 
 pytestmark = pytest.mark.girder
 
-CURRENT, NEW, NIGHTLY = "33241", "34045", "34100"
+from .girder.fixtures import SLICER_BUILDS
 
-
-@pytest.fixture
-def slicer_server(girder_server, girder_app, girder_publish, tmp_path):
-    """Releases 5.8.1 (the managed Slicer) and 5.10.0, a nightly 5.11.0; extensions for both revisions."""
-    admin, app = girder_server.admin, girder_app.app_id
-    admin.create_release(app, "5.8.1", CURRENT)
-    admin.create_release(app, "5.10.0", NEW)
-    packages = {}
-    for version, revision in (("5.8.1", CURRENT), ("5.10.0", NEW), ("5.11.0", NIGHTLY)):
-        path = build_slicer_package(tmp_path / "apps" / revision, version, revision, padding=300_000)
-        packages[revision] = admin.upload_package(app, path, baseName="Slicer", os="linux", arch="amd64",
-                                                  revision=revision, version=version,
-                                                  build_date=f"2026-0{len(packages) + 1}-01T00:00:00+00:00")
-    for revision, xy in ((CURRENT, "5.8"), (NEW, "5.10")):
-        girder_publish("Alpha", app_revision=revision, depends=("Beta",), slicer_version=xy)
-        girder_publish("Beta", app_revision=revision, slicer_version=xy)
-    girder_publish("Gamma", app_revision=CURRENT)  # not built for the new Slicer
-    return packages
+CURRENT, NEW, NIGHTLY = SLICER_BUILDS
 
 
 def _profile(make_profile, url, app_id, tmp_path, **kw):

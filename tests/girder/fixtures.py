@@ -179,3 +179,29 @@ def girder_publish(girder_server, girder_app, tmp_path_factory) -> Callable[...,
 
     publish.tmp_dir = tmp_dir  # type: ignore[attr-defined]
     return publish
+
+
+#: Revisions of the Slicer builds :func:`slicer_server` publishes: the managed Slicer (5.8.1),
+#: a newer release (5.10.0) and a nightly (5.11.0).
+SLICER_BUILDS = ("33241", "34045", "34100")
+
+
+@pytest.fixture
+def slicer_server(girder_server, girder_app, girder_publish, tmp_path):
+    """Releases 5.8.1 (the managed Slicer) and 5.10.0, a nightly 5.11.0; extensions for both revisions."""
+    from slicer_ext_manager.localserver.slicer_packages import build_slicer_package
+
+    admin, app = girder_server.admin, girder_app.app_id
+    admin.create_release(app, "5.8.1", SLICER_BUILDS[0])
+    admin.create_release(app, "5.10.0", SLICER_BUILDS[1])
+    packages = {}
+    for version, revision in (("5.8.1", SLICER_BUILDS[0]), ("5.10.0", SLICER_BUILDS[1]), ("5.11.0", SLICER_BUILDS[2])):
+        path = build_slicer_package(tmp_path / "apps" / revision, version, revision, padding=300_000)
+        packages[revision] = admin.upload_package(app, path, baseName="Slicer", os="linux", arch="amd64",
+                                                  revision=revision, version=version,
+                                                  build_date=f"2026-0{len(packages) + 1}-01T00:00:00+00:00")
+    for revision, xy in ((SLICER_BUILDS[0], "5.8"), (SLICER_BUILDS[1], "5.10")):
+        girder_publish("Alpha", app_revision=revision, depends=("Beta",), slicer_version=xy)
+        girder_publish("Beta", app_revision=revision, slicer_version=xy)
+    girder_publish("Gamma", app_revision=SLICER_BUILDS[0])  # not built for the new Slicer
+    return packages
