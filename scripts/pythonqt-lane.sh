@@ -81,7 +81,7 @@ run() {
   export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
   export SLICER_EXT_MANAGER_GIRDER_VENV="${SLICER_EXT_MANAGER_GIRDER_VENV:-$ROOT/.girder-venv}"
   echo "== PythonQt lane: $("$HOST" --venv "$DIR/venv" -c "import qt, sys; print('Qt', qt.qVersion(), 'Python', sys.version.split()[0])"), no PySide6"
-  "$HOST" --venv "$DIR/venv" -m pytest -c tests/pythonqt/pytest.ini --rootdir "$ROOT" --confcutdir "$ROOT" "$@"
+  "$HOST" --venv "$DIR/venv" -m pytest -c tests/pythonqt/lane.ini --rootdir "$ROOT" --confcutdir "$ROOT" "$@"
 }
 
 case "${1:-}" in

@@ -1,4 +1,4 @@
-"""pytest plugin of the PythonQt lane (``-p tests.pythonqt.lane`` in ``tests/pythonqt/pytest.ini``).
+"""pytest plugin of the PythonQt lane (``-p tests.pythonqt.lane`` in ``tests/pythonqt/lane.ini``).
 
 * The lane runs only under PythonQt (``pythonqt-run``), in a virtualenv without PySide6.
 * Every import of another Qt binding (PySide6, shiboken6, PySide2, PyQt5/6) is refused and
@@ -39,7 +39,8 @@ class _BindingGuard(importlib.abc.MetaPathFinder):
 
 
 GUARD = _BindingGuard()
-sys.meta_path.insert(0, GUARD)
+if "PythonQt" in sys.builtin_module_names:  # never in a PySide6 process (pytest_configure refuses it)
+    sys.meta_path.insert(0, GUARD)
 
 
 def loaded_forbidden_modules() -> list[str]:

@@ -1,6 +1,6 @@
 """The core under a real PythonQt (Qt 5.15, 3D Slicer's binding) without PySide6: what only the
 lane can show. The shared core tests (settings, history, registry, restore, install) also run
-here, from their own modules (``tests/pythonqt/pytest.ini``)."""
+here, from their own modules (``tests/pythonqt/lane.ini``)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,12 @@ from slicer_ext_manager.manager import ExtensionsManager
 from slicer_ext_manager.server import SlicerPackagesClient
 
 from ..bindings import qsettings
-from .lane import loaded_forbidden_modules
 
 REV, OLD = "33241", "32448"
+
+
+def loaded_forbidden_modules() -> list[str]:
+    return sorted(m for m in sys.modules if m.split(".")[0] in ("PySide6", "shiboken6", "PyQt5", "PyQt6"))
 
 
 def test_the_core_uses_pythonqt_on_qt5():
