@@ -79,6 +79,7 @@ def edit(path: str, home: str) -> None:
         e.set_value("Extensions/InstallPath", sf.to_relative(f"{home}/slicer.org/Extensions-{REV}"))
         e.set_value("Extensions/UpdatesAvailable", True)
         e.set_value("Some Group/Name", "Zoë 日本 😀 a1")  # escapes, a hex digit after one, a surrogate pair
+        e.set_value("Grüße/日本 neu", "ü")  # a new non-ASCII key in a non-ASCII section
         e.set_string_list("Modules/AdditionalPaths", [f"{home}/José/qt-scripted-modules", "C:/path with, comma/x"])
         e.set_array("PYTHONPATH", [f"{home}/José/qt-scripted-modules", f"{home}/lib"])
 

@@ -105,7 +105,7 @@ spaces=" lead"
 #: Keys the worker's ``edit`` sets (every other key is foreign and must survive unchanged).
 EDITED = {"Extensions/Bookmarked", "Extensions/ScheduledForUninstall", "Extensions/ScheduledForUpdate",
           "Extensions/InstallPath", "Extensions/UpdatesAvailable", "Some Group/Name", "Modules/AdditionalPaths",
-          "ExtensionsHistory/Revisions/33241", "PYTHONPATH/1/path", "PYTHONPATH/2/path", "PYTHONPATH/size"}
+          "ExtensionsHistory/Revisions/33241", "Grüße/日本 neu", "PYTHONPATH/1/path", "PYTHONPATH/2/path", "PYTHONPATH/size"}
 
 
 def _start_file(path: Path) -> Path:
@@ -141,6 +141,7 @@ def test_edits_are_byte_identical_and_read_identically_across_bindings(run, tmp_
     assert "Bookmarked=SlicerIGT\n" in text and "ScheduledForUninstall=@Invalid()\n" in text
     assert "InstallPath=slicer.org/Extensions-33241\n" in text
     assert r"Name=Zo\xeb \x65e5\x672c \xd83d\xde00 a1" + "\n" in text
+    assert "%U65E5%U672C%20neu=\\xfc\n" in text
     # Every foreign line is still there, as it was.
     edited_lines = ("Bookmarked=", "InstallPath=", "ScheduledForUpdate=", "Name=")
     for line in START.splitlines():
@@ -157,7 +158,7 @@ def test_edits_are_byte_identical_and_read_identically_across_bindings(run, tmp_
     assert reference["install_path"] == f"{HOME}/slicer.org/Extensions-33241"
     assert reference["additional_paths"] == [f"{HOME}/José/qt-scripted-modules", "C:/path with, comma/x"]
     assert reference["python_path"] == [f"{HOME}/José/qt-scripted-modules", f"{HOME}/lib"]
-    assert reference["name"] == "Zoë 日本 😀 a1"
+    assert reference["name"] == "Zoë 日本 😀 a1" and reference["values"]["Grüße/日本 neu"] == "ü"
     before = run("PySide6", "dump", str(_start_file(tmp_path / "start" / "Slicer.ini")))["values"]
     foreign = {k: v for k, v in before.items() if k not in EDITED}
     assert {k: v for k, v in reference["values"].items() if k in foreign} == foreign
