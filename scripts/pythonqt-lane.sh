@@ -31,9 +31,13 @@ unavailable() {
   exit 3
 }
 
+# Where setup.sh is looked for after $SLICER_EXT_MANAGER_PYTHONQT_TOOLS (space-separated; tests change it).
+SEARCH="${SLICER_EXT_MANAGER_PYTHONQT_TOOLS_SEARCH-$ROOT/../shared/tools/pythonqt /work/shared/tools/pythonqt}"
+
 find_tools() {
   local candidate
-  for candidate in "${SLICER_EXT_MANAGER_PYTHONQT_TOOLS:-}" "$ROOT/../shared/tools/pythonqt" /work/shared/tools/pythonqt; do
+  # shellcheck disable=SC2086  # $SEARCH is a list
+  for candidate in "${SLICER_EXT_MANAGER_PYTHONQT_TOOLS:-}" $SEARCH; do
     if [ -n "$candidate" ] && [ -f "$candidate/setup.sh" ]; then
       (cd "$candidate" && pwd)
       return 0
@@ -55,8 +59,8 @@ ready() {
 
 setup() {
   local tools stamp
-  tools="$(find_tools)" || unavailable "no PythonQt tools (setup.sh) in \$SLICER_EXT_MANAGER_PYTHONQT_TOOLS," \
-    "$ROOT/../shared/tools/pythonqt or /work/shared/tools/pythonqt"
+  tools="$(find_tools)" || unavailable "no PythonQt tools (setup.sh) in \$SLICER_EXT_MANAGER_PYTHONQT_TOOLS" \
+    "(${SLICER_EXT_MANAGER_PYTHONQT_TOOLS:-unset}) nor in: $SEARCH"
   [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] || unavailable "PythonQt's host is built for Debian 12 x86_64, this is $(uname -s) $(uname -m)"
   command -v dpkg-query >/dev/null || unavailable "PythonQt's host needs Debian 12 (no dpkg-query here)"
   mkdir -p "$DIR"
