@@ -9,6 +9,7 @@ Slicer's Python is played by a fresh virtualenv of the lane's Python (Debian's 3
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -69,8 +70,11 @@ print(json.dumps({
 """
 
 
-def _run(cmd, **kw) -> subprocess.CompletedProcess:
-    proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=900, **kw)
+def _run(cmd, cwd) -> subprocess.CompletedProcess:
+    # Outside this tree and without PYTHONPATH: pip must not take the source tree (or an
+    # egg-info left in it) for an installed copy.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=900, cwd=cwd, env=env)
     assert proc.returncode == 0, f"{cmd}:\n{proc.stdout}\n{proc.stderr}"
     return proc
 
@@ -84,7 +88,7 @@ def wheel(tmp_path_factory) -> Path:
         else:
             shutil.copy2(ROOT / name, src / name)
     out = tmp_path_factory.mktemp("wheel")
-    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", out, src])
+    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", out, src], cwd=out)
     (found,) = out.glob("slicer_ext_manager-*-py3-none-any.whl")
     return found
 
@@ -102,11 +106,12 @@ def test_the_wheel_declares_pyside6_for_the_standalone_app(wheel):
 def test_installed_like_slicer_without_pyside6_it_runs_under_pythonqt(wheel, tmp_path):
     lane = require_pythonqt_lane()
     slicer_python = tmp_path / "slicer-python"
-    _run([LANE_PYTHON, "-m", "venv", slicer_python])
+    _run([LANE_PYTHON, "-m", "venv", slicer_python], cwd=tmp_path)
     pip = [slicer_python / "bin" / "python", "-m", "pip", "--disable-pip-version-check", "install", "--quiet"]
-    _run([*pip, "requests"])  # bundled with Slicer
-    _run([*pip, "--no-deps", wheel, "platformdirs", "packaging"])  # the README's recipe
-    listed = json.loads(_run([slicer_python / "bin" / "python", "-m", "pip", "list", "--format", "json"]).stdout)
+    _run([*pip, "requests"], cwd=tmp_path)  # bundled with Slicer
+    _run([*pip, "--no-deps", wheel, "platformdirs", "packaging"], cwd=tmp_path)  # the README's recipe
+    listed = json.loads(_run([slicer_python / "bin" / "python", "-m", "pip", "list", "--format", "json"],
+                             cwd=tmp_path).stdout)
     names = {p["name"].lower() for p in listed}
     assert "slicer-ext-manager" in names and {"requests", "platformdirs", "packaging"} <= names
     assert not {n for n in names if n.startswith(("pyside", "shiboken", "pyqt"))}
