@@ -3,7 +3,7 @@ process has — PythonQt's ``qt`` inside 3D Slicer (Qt 5.15), PySide6 everywhere
 
 Qt's own ``QSettings`` is the only exact writer of the INI syntax Slicer reads, and
 ``QLockFile`` is the lock Qt itself takes on those files, so the core keeps them; no
-other core module imports a binding (``tests/test_architecture.py`` checks it). The
+other core module imports a binding (``tests/test_qtbinding.py`` checks it). The
 binding is imported on first use, not when this module is: a command that reads no
 setting never loads Qt.
 
@@ -140,10 +140,27 @@ def status(qsettings: Any) -> SettingsStatus:
 
 
 def read_value(qsettings: Any, key: str) -> Any:
-    """``value(key)`` with string lists as Python lists (PythonQt gives tuples)."""
-    value = qsettings.value(key)
-    if isinstance(value, tuple):
-        return list(value)
+    """``value(key)`` as a fresh read of the file gives it, in both bindings.
+
+    A value set in this process (by us, or by the host: Slicer's own C++ code writes into
+    ``slicer.app.userSettings()``) stays in Qt's per-process cache with its C++ type until the
+    file changes on disk, and the bindings convert it differently: PythonQt gives tuples for
+    string lists. So the in-process forms are mapped to what the file holds: ``True`` →
+    ``"true"``, ``5`` → ``"5"``, an empty list → ``None`` (``@Invalid()``), a one-item list →
+    its string (a C++ ``QStringList`` of one is written as the plain string), others → a list.
+    """
+    return _as_stored(qsettings.value(key))
+
+
+def _as_stored(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return None
+        return str(value[0]) if len(value) == 1 else list(value)
     return value
 
 

@@ -7,13 +7,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tarfile
 import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
 
 from slicer_ext_manager import s4ext
 from slicer_ext_manager.cli import main
@@ -22,6 +20,7 @@ from slicer_ext_manager.manager import ExtensionsManager
 from slicer_ext_manager.queue import EventKind, InstallQueue, Outcome
 from slicer_ext_manager.server import SlicerPackagesClient
 
+from .bindings import python_command, qsettings
 from .faultproxy import FaultProxy
 
 pytestmark = pytest.mark.girder
@@ -34,10 +33,6 @@ def manager_for(ctx, url=None):
 
 def tree(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
-
-
-def qsettings(path) -> QSettings:
-    return QSettings(str(path), QSettings.Format.IniFormat)
 
 
 @pytest.fixture
@@ -351,7 +346,7 @@ def test_kill_mid_install_then_next_run_cleans_up(server_profile, girder_publish
     with server_profile.revision_settings.edit() as e:
         e.set_value("Extensions/ServerUrl", proxy.url)
     before = server_profile.revision_settings_path.read_bytes(), server_profile.user_settings_path.read_bytes()
-    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, *base, "install", "Killed"],
+    proc = subprocess.Popen([*python_command(), "-c", KILL_SCRIPT, *base, "install", "Killed"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     staging = server_profile.install_path / ".staging"
     deadline = time.monotonic() + 60

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 
 import pytest
-from PySide6.QtCore import QSettings
 
 from slicer_ext_manager.cli import main
 from slicer_ext_manager.history import ExtensionsHistory
@@ -18,6 +16,7 @@ from slicer_ext_manager.restore import names_needing_catalog, plan_restore
 from slicer_ext_manager.server import SlicerPackagesClient
 from slicer_ext_manager.settings import SettingsFile
 
+from .bindings import python_command, qsettings
 from .conftest import write_ini
 from .faultproxy import FaultProxy
 
@@ -162,10 +161,10 @@ def test_silent_startup_restore_end_to_end(girder_server, girder_app, girder_pub
     assert result.report.ok and result.restart_required
     assert result.message == "All extensions restored. Please restart Slicer."
     assert {p.name for p in ctx.install_path.glob("*.s4ext")} == {"Kept.s4ext", "KeptDep.s4ext"}
-    us = QSettings(str(ctx.user_settings_path), QSettings.Format.IniFormat)
+    us = qsettings(ctx.user_settings_path)
     assert sorted(us.value(f"ExtensionsHistory/Revisions/{REV}", [], type=list)) == ["Kept", "KeptDep"]
     assert us.value(f"ExtensionsHistory/Revisions/{OLD}", [], type=list) == ["Kept", "Missing"]
-    rs = QSettings(str(ctx.revision_settings_path), QSettings.Format.IniFormat)
+    rs = qsettings(ctx.revision_settings_path)
     assert any("Kept/lib" in p for p in rs.value("Modules/AdditionalPaths", [], type=list))
     # Not silent: only reports.
     ctx2 = make_profile(girder_server.url, girder_app.app_id,
@@ -199,7 +198,7 @@ def test_cli_restore_yes_then_nothing_left(girder_server, girder_app, girder_pub
     assert main(base + ["--revision", REV, "restore", "--yes", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert set(report["installed"]) == {"SegmentTools", "IGTBridge", "IGTBase"} and report["restart_required"]
-    us = QSettings(str(ctx.user_settings_path), QSettings.Format.IniFormat)
+    us = qsettings(ctx.user_settings_path)
     assert set(us.value(f"ExtensionsHistory/Revisions/{REV}", [], type=list)) == {"SegmentTools", "IGTBridge", "IGTBase"}
     assert main(base + ["--revision", REV, "restore", "--check", "--json"]) == 0
     after = json.loads(capsys.readouterr().out)
@@ -260,7 +259,7 @@ def test_startup_check_imports_no_widgets(make_profile):
         "assert rc == 0, rc\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.startswith('PySide6'))))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([*python_command(), "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     modules = json.loads(proc.stdout.strip().splitlines()[-1])
     assert "PySide6.QtWidgets" not in modules and "PySide6.QtGui" not in modules

@@ -3,13 +3,13 @@ survive our writes byte for byte, except for the keys we change."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
 
+from slicer_ext_manager import qtbinding
 from slicer_ext_manager.errors import SettingsError
 from slicer_ext_manager.history import ExtensionsHistory
 from slicer_ext_manager.settings import (
@@ -20,6 +20,7 @@ from slicer_ext_manager.settings import (
     to_home_relative,
 )
 
+from .bindings import python_command, qsettings
 from .conftest import write_ini
 
 REVISION_INI = r"""
@@ -208,22 +209,24 @@ def test_write_is_atomic_replace(tmp_path):
     assert not list(tmp_path.glob("*.lock"))
 
 
-def _append_names(path: str, prefix: str, count: int) -> None:
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    hist = ExtensionsHistory(SettingsFile(path))
-    for i in range(count):
-        hist.add("1", f"{prefix}{i}")
+APPEND_NAMES = """
+import os, sys
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from slicer_ext_manager.history import ExtensionsHistory
+from slicer_ext_manager.settings import SettingsFile
+path, prefix, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+hist = ExtensionsHistory(SettingsFile(path))
+for i in range(count):
+    hist.add("1", f"{prefix}{i}")
+"""
 
 
 def test_concurrent_writers_lose_nothing(tmp_path):
     path = write_ini(tmp_path / "Slicer.ini", USER_INI)
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_append_names, args=(str(path), p, 15)) for p in ("A", "B")]
+    # Processes of this test's own binding (PySide6, or PythonQt in the lane).
+    procs = [subprocess.Popen([*python_command(), "-c", APPEND_NAMES, str(path), p, "15"]) for p in ("A", "B")]
     for p in procs:
-        p.start()
-    for p in procs:
-        p.join(120)
-        assert p.exitcode == 0
+        assert p.wait(120) == 0
     names = ExtensionsHistory(SettingsFile(path)).names("1")
     assert sorted(names) == sorted([f"A{i}" for i in range(15)] + [f"B{i}" for i in range(15)])
     # Unrelated keys still there.
@@ -282,7 +285,7 @@ def test_qt_reads_what_we_write(tmp_path):
     with SettingsFile(path).edit() as e:
         e.set_array("PYTHONPATH", ["a", "b"])
         e.set_value("Extensions/AutoInstallDependencies", True)
-    qs = QSettings(str(path), QSettings.Format.IniFormat)
+    qs = qsettings(path)
     n = qs.beginReadArray("PYTHONPATH")
     values = []
     for i in range(n):
@@ -298,7 +301,7 @@ def test_qt_binding_keeps_none_refcount(tmp_path):
     Python < 3.12 at exit; pyproject excludes it and this catches a regression."""
     import sys
 
-    qs = QSettings(str(tmp_path / "x.ini"), QSettings.Format.IniFormat)
+    qs = qtbinding.open_ini(str(tmp_path / "x.ini"))
     before = sys.getrefcount(None)
     for _ in range(200):
         qs.beginGroup("A")
