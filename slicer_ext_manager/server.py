@@ -47,6 +47,16 @@ def _proxy_for(url: str) -> str | None:
     return proxies.get(urllib.parse.urlsplit(url).scheme) or proxies.get("all")
 
 
+def _timed_out(exc: BaseException) -> bool:
+    """A timeout, also when urllib3's Retry wrapped it (requests then raises ConnectionError)."""
+    import urllib3.exceptions
+
+    if isinstance(exc, (requests.exceptions.Timeout, TimeoutError, urllib3.exceptions.TimeoutError)):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.TimeoutError)
+
+
 def make_client(options: ServerOptions) -> SlicerPackagesClient:
     """The one way clients are made (``options.url`` and ``options.app_id`` must be set)."""
     return SlicerPackagesClient.from_options(options)
@@ -127,7 +137,7 @@ class SlicerPackagesClient:
                 f"The extensions server {host} could not be reached through the proxy {proxy}; "
                 "check the https_proxy/http_proxy settings (and proxy credentials)."
             )
-        if isinstance(exc, (requests.exceptions.Timeout, TimeoutError)):
+        if _timed_out(exc):
             read = opts.timeout[1] if isinstance(opts.timeout, tuple) else opts.timeout
             what = f"did not answer in time (nothing received for {read:g} s)"
         elif isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):

@@ -206,3 +206,16 @@ def test_catalog_cache_write_failure_is_not_fatal(local_server, make_profile):
     (ctx.install_path / "ExtensionsMetadataFromServer.json").mkdir()  # cannot be replaced by a file
     assert ExtensionsManager(ctx).catalog().names() == ["Alpha", "Beta"]
     assert json.loads(json.dumps(ctx.to_dict()))["revision"] == REVISION
+
+
+def test_a_timeout_wrapped_by_retry_is_still_a_timeout():
+    import requests
+    import urllib3
+
+    client = SlicerPackagesClient("http://127.0.0.1:9", conventions.DEFAULT_APP_ID, retries=0, timeout=(1.0, 2.0))
+    wrapped = requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(
+        None, "/x", urllib3.exceptions.ReadTimeoutError(None, "/x", "read timed out")))
+    assert "did not answer in time (nothing received for 2 s)" in str(client.unreachable("http://127.0.0.1:9/x", wrapped))
+    refused = requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(
+        None, "/x", urllib3.exceptions.NewConnectionError(None, "refused")))
+    assert "could not be reached" in str(client.unreachable("http://127.0.0.1:9/x", refused))
