@@ -54,7 +54,9 @@ def _timed_out(exc: BaseException) -> bool:
     if isinstance(exc, (requests.exceptions.Timeout, TimeoutError, urllib3.exceptions.TimeoutError)):
         return True
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(reason, urllib3.exceptions.TimeoutError)
+    # NewConnectionError derives from ConnectTimeoutError for history's sake; a refusal is no timeout.
+    return isinstance(reason, urllib3.exceptions.TimeoutError) and \
+        not isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 def make_client(options: ServerOptions) -> SlicerPackagesClient:
