@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
