@@ -31,7 +31,7 @@ from .errors import (
     DownloadError,
     MalformedResponseError,
 )
-from .fileutil import human_size
+from .fileutil import human_size, os_error_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from .server import SlicerPackagesClient
@@ -239,7 +239,7 @@ class _Run:
             except OSError as exc:
                 raise DownloadError(
                     f"The download of {self.label} could not be written to {part.path.parent} "
-                    f"({exc.strerror or exc}); free some disk space or check the folder's permissions, "
+                    f"({os_error_text(exc)}); free some disk space or check the folder's permissions, "
                     "then try again."
                 ) from exc
             transfer.count(len(chunk))

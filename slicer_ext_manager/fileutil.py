@@ -116,7 +116,7 @@ def _probe_owner_alive(name: str, path: str) -> bool:
 def os_error_text(exc: BaseException) -> str:
     """``No space left on device`` for an ``OSError`` (never a raw ``OSError(16, ...)`` repr)."""
     if isinstance(exc, OSError):
-        return exc.strerror or (os.strerror(exc.errno) if exc.errno else "") or exc.__class__.__name__
+        return exc.strerror or (os.strerror(exc.errno) if exc.errno else "") or str(exc) or exc.__class__.__name__
     return str(exc) or exc.__class__.__name__
 
 

@@ -149,7 +149,7 @@ def read_settings_bytes(path: str | os.PathLike[str]) -> bytes | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise FileProblem(f"it cannot be read ({exc.strerror or exc})") from exc
+        raise FileProblem(f"it cannot be read ({exc.strerror or exc.__class__.__name__})") from exc
     if not stat.S_ISREG(info.st_mode):
         raise FileProblem("it is not a regular file (a device, a pipe or a folder)")
     if info.st_size > MAX_SETTINGS_BYTES:
@@ -159,7 +159,7 @@ def read_settings_bytes(path: str | os.PathLike[str]) -> bytes | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise FileProblem(f"it cannot be read ({exc.strerror or exc})") from exc
+        raise FileProblem(f"it cannot be read ({exc.strerror or exc.__class__.__name__})") from exc
     with os.fdopen(fd, "rb") as fh:
         if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
             raise FileProblem("it is not a regular file (a device, a pipe or a folder)")

@@ -9,6 +9,7 @@ folder without ``<Name>.s4ext`` is not an installed extension, and an extension'
 from __future__ import annotations
 
 import glob
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ from .inieditor import UNCHANGED, as_list
 from .metadata import ExtensionMetadata, to_bool
 from .settings import SettingsEditor, clean_path
 from .versions import newest_version
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,10 @@ def module_paths_for(folder: Path, slicer_version: str | None, os_name: str) -> 
     )
 
 
+#: Largest ``<Name>.s4ext`` read (real ones are under 4 KB).
+MAX_DESCRIPTION_BYTES = 1024 * 1024
+
+
 class ExtensionRegistry:
     """The installed extensions of one context."""
 
@@ -157,8 +164,17 @@ class ExtensionRegistry:
         """``<Name>-icon.<image suffix>`` files present (exact names: never another extension's files)."""
         return [p for p in (self.install_path / f for f in icon_file_names(self.checked(name))) if p.is_file()]
 
+    def _check_folder(self) -> None:
+        if self.install_path.exists() and not self.install_path.is_dir():
+            raise InstallError(f"The extensions folder {self.install_path} is a file, not a folder; choose a folder "
+                               "with --install-path or Extensions/InstallPath.")
+
     def _load(self, path: Path) -> InstalledExtension | None:
         try:
+            if path.stat().st_size > MAX_DESCRIPTION_BYTES:
+                log.warning("%s is larger than %d KB, far more than any description file; it was skipped.",
+                            path, MAX_DESCRIPTION_BYTES // 1024)
+                return None
             data = s4ext.read(path)
         except OSError:
             return None
@@ -169,6 +185,7 @@ class ExtensionRegistry:
         """Every readable ``*.s4ext`` in the install folder (installed or not), sorted like Slicer."""
         if self.before_read is not None:
             self.before_read()
+        self._check_folder()
         if not self.install_path.is_dir():
             return []
         files = [p for p in self.install_path.glob("*.s4ext")
@@ -188,6 +205,7 @@ class ExtensionRegistry:
             return None
         if self.before_read is not None:
             self.before_read()
+        self._check_folder()
         path = self.description_file(name)
         if not path.is_file():
             return None

@@ -32,7 +32,7 @@ from typing import Any, Iterator, NoReturn
 
 from . import qtbinding
 from .errors import SettingsError
-from .fileutil import PROBE_PREFIX, fsync_folder, remove_dead_probes, why_not_writable
+from .fileutil import PROBE_PREFIX, fsync_folder, os_error_text, remove_dead_probes, why_not_writable
 from .inieditor import SettingsEditor, SettingsReader
 from .initext import FileProblem, qt5_escape_ini_text, read_settings_bytes, text_problem
 from .qtbinding import LockError, SettingsStatus
@@ -266,7 +266,7 @@ class SettingsFile:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise self._not_saved(f"its folder cannot be created: {exc.strerror or exc}") from exc
+            raise self._not_saved(f"its folder cannot be created: {os_error_text(exc)}") from exc
         lock_path = str(self.path) + ".slicer-ext-manager.lock"
         lock = qtbinding.FileLock(lock_path, STALE_LOCK_MS)
         started = time.monotonic()
@@ -331,7 +331,7 @@ class SettingsFile:
                     os.replace(copy, self.path)
                     fsync_folder(self.path.parent)
             except OSError as exc:
-                raise self._not_saved(exc.strerror or str(exc)) from exc
+                raise self._not_saved(os_error_text(exc)) from exc
         finally:
             qt_lock.unlock()
             remove_temporary_copies(self.path)
