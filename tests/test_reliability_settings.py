@@ -234,3 +234,25 @@ def test_absurd_array_size_is_refused_quickly(make_profile, package, command):
     assert state(ctx) == before
     if command[0] == "uninstall":
         assert json.loads(proc.stdout)["failed"][0]["name"] == "Whole"
+
+
+def test_host_settings_object_is_refreshed_and_merged(tmp_path):
+    """Inside Slicer the host's own QSettings is used: it is refreshed before the change is applied."""
+    from PySide6.QtCore import QSettings
+
+    path = write_ini(tmp_path / "Slicer.ini", "[Extensions]\nBookmarked=A\n")
+    host = QSettings(str(path), QSettings.Format.IniFormat)
+    sf = SettingsFile(path, qsettings=host)
+    with sf.edit() as e:
+        e.add_to_list("Extensions/Bookmarked", ["Ours"])
+        other = QSettings(str(tmp_path / "Slicer.ini"), QSettings.Format.IniFormat)
+        other.setValue("Extensions/Other", "kept")
+        other.sync()
+        del other
+    assert SettingsFile(path).string_list("Extensions/Bookmarked") == ["A", "Ours"]
+    assert SettingsFile(path).string("Extensions/Other") == "kept"
+    path.write_bytes(b"[Extensions]\nBookmarked=A\nbroken line\n")
+    with pytest.raises(SettingsError, match="not changed"):
+        with sf.edit() as e:
+            e.add_to_list("Extensions/Bookmarked", ["Zed"])
+    assert path.read_bytes() == b"[Extensions]\nBookmarked=A\nbroken line\n"
