@@ -385,7 +385,7 @@ class Installer:
 
     def schedule_uninstall(self, name: str) -> JobResult:
         """Slicer's ``scheduleExtensionForUninstall``: listed for the next start, paths removed now."""
-        if not self.registry.is_installed(name):
+        if not self.registry.is_installed(self.registry.checked(name)):
             raise InstallError(f"{name} is not installed, so it cannot be uninstalled.")
         with self.context.revision_settings.edit() as e:
             e.add_to_list(SCHEDULED_UNINSTALL_KEY, [name])

@@ -67,6 +67,13 @@ def test_uninstall_of_a_path_deletes_nothing_outside(cli, tmp_path):
     code, out, err = cli("uninstall", "../Victim")
     assert code == 1 and INVALID in err and "Uninstalled" not in out
     assert (victim / "data.txt").read_text() == "precious" and (ip.parent / "Victim.s4ext").exists()
+    # The Python API checks the same (the dialog and host scripts go through it).
+    manager = ExtensionsManager(cli.ctx)
+    for name in ("../Victim", "Victim/../../Victim", "M*"):
+        for schedule in (False, True):
+            report = manager.uninstall([name], schedule=schedule)
+            assert not report.ok and INVALID in report.results[0].message
+    assert (victim / "data.txt").read_text() == "precious"
     # An option-like name after "--" gets the same sentence, not a usage error.
     code, _, err = cli("uninstall", "--", "-x")
     assert code == 1 and "'-x' " + INVALID in err
