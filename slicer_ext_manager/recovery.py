@@ -96,7 +96,7 @@ class InstallLock:
             got = self._thread_lock.acquire(blocking=False)
         if not got:
             return False
-        if self._lock.try_lock(self._timeout):
+        if self._lock.poll(self._timeout):
             return True
         self._thread_lock.release()
         problem = why_not_writable(self._path)

@@ -270,7 +270,7 @@ class SettingsFile:
         lock_path = str(self.path) + ".slicer-ext-manager.lock"
         lock = qtbinding.FileLock(lock_path, STALE_LOCK_MS)
         started = time.monotonic()
-        if not lock.try_lock(LOCK_TIMEOUT_MS):
+        if not lock.poll(LOCK_TIMEOUT_MS):
             raise self._lock_failure(lock, lock_path, started, "Another slicer-ext-manager is writing")
         try:
             yield
@@ -321,7 +321,7 @@ class SettingsFile:
         qt_lock_path = str(self.path) + ".lock"
         qt_lock = qtbinding.FileLock(qt_lock_path, STALE_LOCK_MS)
         started = time.monotonic()
-        if not qt_lock.try_lock(LOCK_TIMEOUT_MS):
+        if not qt_lock.poll(LOCK_TIMEOUT_MS):
             raise self._lock_failure(qt_lock, qt_lock_path, started, "Slicer (or another program) is saving")
         copy = self.path.with_name(f".{self.path.name}{_TEMP_MARK}{uuid.uuid4().hex[:8]}.tmp")
         try:

@@ -141,6 +141,7 @@ import sys, time
 from PySide6.QtCore import QSettings
 path, count = sys.argv[1], int(sys.argv[2])
 open(path + ".started", "w").close()
+time.sleep(0.2)
 for i in range(count):
     s = QSettings(path, QSettings.Format.IniFormat)  # as Slicer does: a fresh object per change
     names = s.value("Extensions/Bookmarked", [], type=list)
