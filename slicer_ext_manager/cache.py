@@ -36,6 +36,7 @@ from .conventions import (
     METADATA_URL_KEY,
     current_arch,
     current_os,
+    is_extension_name,
 )
 from .errors import ExtensionManagerError
 from .fileutil import atomic_write_text
@@ -127,8 +128,8 @@ def _entries(data: object, key: CatalogKey) -> dict[str, ExtensionMetadata] | No
         return None
     extensions = {}
     for name, entry in data.items():
-        if not isinstance(entry, dict):
-            continue
+        if not isinstance(entry, dict) or not is_extension_name(name):
+            continue  # a name that is not an extension name (a path, a pattern) never becomes a file name
         entry = dict(entry)
         entry.setdefault("extensionname", name)
         meta = ExtensionMetadata.from_model_map(entry, installed=False)

@@ -24,8 +24,14 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Optional
 
 import requests
 
-from .errors import CancelledError, ChecksumMismatchError, DownloadError, MalformedResponseError
-from .fileutil import human_size
+from .errors import (
+    CancelledError,
+    ChecksumMismatchError,
+    ChecksumMissingError,
+    DownloadError,
+    MalformedResponseError,
+)
+from .fileutil import human_size, os_error_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from .server import SlicerPackagesClient
@@ -112,6 +118,12 @@ class Downloader:
         file_id = str(record["_id"])
         file_name = os.path.basename(str(record.get("name") or "")) or f"{item_id}.tar.gz"
         expected = (sha512 or str(record.get("sha512") or "")).lower()
+        if not expected and self.client.options.require_checksum:
+            raise ChecksumMissingError(
+                f"The server publishes no checksum (sha512) for {name or file_name}, so its download could not be "
+                "verified; it was not installed (--require-checksum). Ask the server's administrator to publish "
+                "checksums, or install without --require-checksum if you trust this server."
+            )
         size = record.get("size")
         return self.download_file(file_id, Path(destination_dir) / file_name, expected_sha512=expected,
                                   expected_size=int(size) if isinstance(size, int) and size >= 0 else None,
@@ -250,7 +262,7 @@ class _Run:
             except OSError as exc:
                 raise DownloadError(
                     f"The download of {self.label} could not be written to {part.path.parent} "
-                    f"({exc.strerror or exc}); free some disk space or check the folder's permissions, "
+                    f"({os_error_text(exc)}); free some disk space or check the folder's permissions, "
                     "then try again."
                 ) from exc
             transfer.count(len(chunk))

@@ -64,6 +64,10 @@ class ChecksumMismatchError(ServerError):
     """A downloaded file does not match the checksum the server published."""
 
 
+class ChecksumMissingError(ServerError):
+    """The server publishes no checksum for a package and verification is required."""
+
+
 class DownloadError(ServerError):
     """A package could not be downloaded (wrong number of files, truncated stream...)."""
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
+import uuid
 from pathlib import Path
 from typing import Union
 
@@ -47,6 +49,75 @@ def fsync_folder(path: str | os.PathLike[str]) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def why_not_writable(folder: str | os.PathLike[str]) -> str | None:
+    """Why a new file cannot be written in ``folder`` (``"No space left on device"``,
+    ``"Permission denied"``...), or None when it can: a small probe file is created,
+    written, flushed to disk and deleted. Tells a full disk or a read-only folder from
+    a lock another program holds."""
+    probe = os.path.join(os.fspath(folder), f"{PROBE_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    try:
+        os.write(fd, b"x" * 4096)
+        os.fsync(fd)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    finally:
+        os.close(fd)
+        try:
+            os.unlink(probe)
+        except OSError:
+            pass
+    return None
+
+
+PROBE_PREFIX = ".slicer-ext-manager-probe-"
+
+
+def remove_dead_probes(folder: str | os.PathLike[str]) -> list[str]:
+    """Remove probe files (:func:`why_not_writable`) whose process is gone (a kill mid-probe)."""
+    removed: list[str] = []
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(PROBE_PREFIX)]
+    except OSError:
+        return removed
+    for name in names:
+        path = os.path.join(os.fspath(folder), name)
+        if _probe_owner_alive(name, path):
+            continue
+        try:
+            os.unlink(path)
+            removed.append(path)
+        except OSError:
+            pass
+    return removed
+
+
+def _probe_owner_alive(name: str, path: str) -> bool:
+    if os.name != "posix":  # os.kill would terminate a process on Windows: go by age instead
+        try:
+            return time.time() - os.stat(path).st_mtime < 60
+        except OSError:
+            return True
+    try:
+        pid = int(name[len(PROBE_PREFIX):].split("-", 1)[0])
+        os.kill(pid, 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def os_error_text(exc: BaseException) -> str:
+    """``No space left on device`` for an ``OSError`` (never a raw ``OSError(16, ...)`` repr)."""
+    if isinstance(exc, OSError):
+        return exc.strerror or (os.strerror(exc.errno) if exc.errno else "") or str(exc) or exc.__class__.__name__
+    return str(exc) or exc.__class__.__name__
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, encoding: str = "utf-8") -> None:

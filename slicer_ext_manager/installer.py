@@ -1,65 +1,62 @@
 """Install, update, uninstall, enable/disable: transactions on the install folder.
 
 Every change goes through a staging folder inside the install path
-(``<InstallPath>/.staging/<txid>/``) with a journal, so that a failure or a kill
-at any moment leaves either the old state or the new one; :meth:`Installer.recover`
-(run before every change) rolls interrupted transactions back, or forward when
-they had reached their commit point, and removes stale staging folders.
+(``<InstallPath>/.staging/<txid>-<Name>/``) with a journal, so that a failure or a kill
+at any moment leaves either the old state or the new one; ``recovery.py`` rolls
+interrupted transactions back, or forward when they had reached their commit point.
 
-Commit point of an install or update: writing ``<Name>.s4ext`` — the registry
-Slicer reads (reference §4.6). Before it, the previous version is still there
-(moved aside, restored on rollback); after it, module paths and history are
-brought in line (idempotent, so recovery can redo them).
+Commit point of an install or update: writing ``<Name>.s4ext`` — the registry Slicer
+reads (reference §4.6). Everything else (the folder, module and launcher paths, the
+history) is in place before it, and both settings files are checked (valid, writable,
+lockable) before anything moves; a failure before the commit point undoes it all. The
+commit point of an uninstall is deleting ``<Name>.s4ext``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
 import os
-import shutil
-import threading
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-from . import archive, qtbinding, s4ext
+from . import archive, s4ext
 from .context import AppContext
 from .conventions import (
-    HISTORY_SCHEDULED_FOR_REMOVAL_KEY,
     SCHEDULED_UNINSTALL_KEY,
     SCHEDULED_UPDATE_KEY,
-    UPDATES_AVAILABLE_KEY,
     UPDATES_DIR,
+    invalid_name_sentence,
+    is_extension_name,
+    parse_package_name,
 )
-from .errors import InstallError
-from .fileutil import atomic_write_bytes, fsync_folder
-from .history import ExtensionsHistory
+from .errors import ExtensionManagerError, InstallError
+from .fileutil import os_error_text
+from .history import ExtensionsHistory, valid_names
 from .metadata import ExtensionMetadata
 from .queue import JobContext, JobResult, Outcome, Phase
+from .recovery import (
+    JOURNAL,
+    STAGING_DIR,
+    InstallLock,
+    Recovery,
+    discard_transaction,
+    installed_settings,
+    read_journal,
+    rmtree,
+    settings_snapshot,
+    uninstalled_settings,
+    write_journal,
+)
 from .registry import ExtensionRegistry
 
 log = logging.getLogger(__name__)
 
-#: Our transactions' folder inside the install path (same file system: renames are atomic).
-STAGING_DIR = ".staging"
-JOURNAL = "transaction.json"
+__all__ = ["JOURNAL", "STAGING_DIR", "Download", "InstallLock", "Installer"]
 
-
-def _rmtree(path: Path) -> None:
-    if path.is_symlink() or path.is_file():
-        path.unlink(missing_ok=True)
-    elif path.exists():
-        def onerror(func, p, exc_info):  # read-only files (Windows) must not stop cleanup
-            try:
-                os.chmod(p, 0o700)
-                func(p)
-            except OSError:
-                pass
-
-        shutil.rmtree(path, onerror=onerror)
+_rmtree = rmtree  # the name older tests patch
 
 
 @dataclass(frozen=True)
@@ -70,38 +67,12 @@ class Download:
     metadata: ExtensionMetadata
 
 
-_THREAD_LOCKS: dict[str, threading.Lock] = {}
-_THREAD_LOCKS_GUARD = threading.Lock()
-
-
-class InstallLock:
-    """Only one process, and one thread of this process, changes an install folder at a time.
-    (A ``QLockFile`` held by our own process is never stale, so threads need their own lock.)"""
-
-    def __init__(self, install_path: Path, timeout_ms: int = 60_000):
-        install_path.mkdir(parents=True, exist_ok=True)
-        key = str(install_path.resolve())
-        with _THREAD_LOCKS_GUARD:
-            self._thread_lock = _THREAD_LOCKS.setdefault(key, threading.Lock())
-        # Stale only if the owning process is gone.
-        self._lock = qtbinding.FileLock(str(install_path / ".slicer-ext-manager.lock"), 0)
-        self._timeout = timeout_ms
-
-    def __enter__(self) -> InstallLock:
-        busy = InstallError(
-            "Another program (a second extensions manager, or Slicer) is changing the extensions folder; "
-            "wait for it to finish and try again."
-        )
-        if not self._thread_lock.acquire(timeout=self._timeout / 1000):
-            raise busy
-        if not self._lock.try_lock(self._timeout):
-            self._thread_lock.release()
-            raise busy
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._lock.unlock()
-        self._thread_lock.release()
+def _file_error(name: str, action: str, exc: OSError, install_path: Path) -> InstallError:
+    where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+    return InstallError(
+        f"{name} could not be {action}: {os_error_text(exc)}{where}; the previous state was kept. Check that the "
+        f"disk is not full and that you may write to {install_path}, then try again."
+    )
 
 
 class Installer:
@@ -123,17 +94,20 @@ class Installer:
     def staging_root(self) -> Path:
         return self.install_path / STAGING_DIR
 
-    def lock(self) -> InstallLock:
-        return InstallLock(self.install_path)
+    def lock(self, timeout_ms: int = 60_000) -> InstallLock:
+        return InstallLock(self.install_path, timeout_ms)
 
     def check_prerequisites(self) -> None:
         """Slicer's checks, as sentences: install folder usable, settings writable."""
         path = self.install_path
+        if path.exists() and not path.is_dir():
+            raise InstallError(f"The extensions folder {path} is a file, not a folder; choose a folder with "
+                               "--install-path or Extensions/InstallPath.")
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise InstallError(
-                f"The extensions folder {path} does not exist and cannot be created ({exc.strerror}); "
+                f"The extensions folder {path} does not exist and cannot be created ({os_error_text(exc)}); "
                 "choose a writable folder with --install-path or Extensions/InstallPath."
             ) from exc
         if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
@@ -144,21 +118,31 @@ class Installer:
         self.context.revision_settings.check_writable()
         self.context.user_settings.check_writable()
 
+    def check_settings(self) -> None:
+        """Before a commit point: both settings files valid, writable, with room, and lockable."""
+        self.context.revision_settings.check_editable()
+        self.context.user_settings.check_editable()
+
     def discard(self, staging: Path | None, *, background: bool = False) -> None:
         """Remove a staging folder, and the staging root when it is empty.
 
         ``background``: delete on a helper thread (deleting a large download takes
         tens of milliseconds; the next package need not wait). :meth:`flush` waits.
         """
-        if staging is None:
+        if staging is None or self._pending(staging):
             return
         if background:
             if self._trash is None:
                 self._trash = ThreadPoolExecutor(max_workers=1, thread_name_prefix="staging-cleanup")
-            self._trash_jobs.append(self._trash.submit(_rmtree, staging))
+            self._trash_jobs.append(self._trash.submit(discard_transaction, staging))
             return
-        _rmtree(staging)
+        discard_transaction(staging)
         self._remove_empty_root()
+
+    def _pending(self, staging: Path) -> bool:
+        """A transaction whose undo failed (its journal stays for the next run's recovery)."""
+        data = read_journal(staging)
+        return data is not None and not Recovery(self.context, self.registry).committed(data)
 
     def flush(self) -> None:
         """Wait for background deletions; remove the staging root when empty."""
@@ -176,102 +160,40 @@ class Installer:
     def new_staging(self, name: str = "") -> Path:
         """A fresh transaction folder; named after the extension so that recovery knows
         whose previous version it holds even if its journal cannot be read."""
-        self.staging_root.mkdir(parents=True, exist_ok=True)
         suffix = f"-{self.registry.checked(name)}" if name else ""
         folder = self.staging_root / (uuid.uuid4().hex[:12] + suffix)
-        folder.mkdir()
+        try:
+            self.staging_root.mkdir(parents=True, exist_ok=True)
+            folder.mkdir()
+        except OSError as exc:
+            raise _file_error(name or "The package", "prepared", exc, self.install_path) from exc
         return folder
 
-    # -- recovery ----------------------------------------------------------------------------------
+    # -- recovery (recovery.py) ------------------------------------------------------------------------
 
     def recover(self) -> list[str]:
-        """Finish or undo interrupted transactions and remove stale staging folders.
-        Returns one line per action taken (for the log). Call with the lock held."""
-        actions: list[str] = []
-        if not self.staging_root.is_dir():
-            return actions
-        for folder in sorted(self.staging_root.iterdir()):
-            journal = folder / JOURNAL
-            try:
-                data = json.loads(journal.read_text(encoding="utf-8")) if journal.is_file() else None
-            except (OSError, ValueError):
-                data = None
-            if isinstance(data, dict) and isinstance(data.get("name"), str):
-                actions.append(self._recover_one(folder, data))
-            elif (folder / "old").exists() or (folder / "old.s4ext").exists():
-                # Never delete a previous version because its journal is unreadable.
-                note = self._recover_without_journal(folder)
-                actions.append(note)
-                if not note.startswith("Restored"):
-                    continue
-            _rmtree(folder)
+        """Finish or undo interrupted transactions and remove stale staging folders and
+        temporary files. Returns one line per action taken (for the log). Call with the lock held."""
+        return Recovery(self.context, self.registry).recover()
+
+    def recover_pending(self) -> list[str]:
+        """:meth:`recover` if something is left to recover and no other program (or thread) is
+        changing the folder now; never waits. For commands that only read the folder."""
+        folder = self.install_path
+        settings = (self.context.revision_settings, self.context.user_settings)
+        notes = [f"Removed {p.name}, left by an interrupted save." for s in settings for p in s.remove_leftovers()]
+        if not folder.is_dir() or not (self.staging_root.exists() or _has_leftovers(folder)):
+            return notes
+        lock = self.lock(timeout_ms=0)
         try:
-            self.staging_root.rmdir()
-        except OSError:
-            pass
-        return [a for a in actions if a]
-
-    def _recover_without_journal(self, folder: Path) -> str:
-        """Put a previous version back from a staging folder whose journal is unreadable;
-        keep the folder (and say where) when that cannot be done safely."""
-        name = folder.name.split("-", 1)[1] if "-" in folder.name else ""
-        kept = (f"An interrupted change left {folder}, whose journal cannot be read; it was kept, as it may "
-                f"hold the previous version of an extension (folder 'old', description 'old.s4ext').")
-        if not name:
-            return kept
-        target, description = self.install_path / name, self.registry.description_file(name)
-        old, old_desc = folder / "old", folder / "old.s4ext"
-        if (old.exists() and (target.exists() or target.is_symlink())) or (old_desc.exists() and description.exists()):
-            return kept + f" Compare it with {target} before deleting it."
-        if old.exists():
-            os.replace(old, target)
-        if old_desc.exists():
-            os.replace(old_desc, description)
-        restored = self.registry.get(name)
-        if restored is not None and restored.enabled:
-            with self.context.revision_settings.edit() as e:
-                self.registry.add_paths(e, name)
-        return f"Restored the previous version of {name}: its update had been interrupted."
-
-    def _recover_one(self, folder: Path, data: dict) -> str:
-        name = data["name"]
-        target = self.install_path / name
-        description = self.registry.description_file(name)
-        new_text = data.get("new_description", "")
-        kind = data.get("kind", "install")
-        if kind == "uninstall":
-            # Commit point: the description file removed. Before it: put the folder back.
-            if description.exists():
-                old = folder / "old"
-                if old.exists() and not target.exists():
-                    os.replace(old, target)
-                with self.context.revision_settings.edit() as e:
-                    if data.get("enabled", True):
-                        self.registry.add_paths(e, name)
-                return f"Restored {name}: its uninstall had been interrupted."
-            with self.context.revision_settings.edit() as e:
-                self.registry.remove_paths(e, name)
-            return f"Finished uninstalling {name}."
-        committed = description.is_file() and description.read_text(encoding="utf-8") == new_text
-        if committed:
-            self._after_commit(name, data.get("enabled", True))
-            return f"Finished installing {name}."
-        # Roll back: remove what the new version put in place, restore the old one.
-        if data.get("moved_new") and target.exists():
-            _rmtree(target)
-        old = folder / "old"
-        if old.exists():
-            os.replace(old, target)
-        old_desc = folder / "old.s4ext"
-        if old_desc.exists():
-            os.replace(old_desc, description)
-        elif description.exists() and not data.get("had_old"):
-            description.unlink()
-        with self.context.revision_settings.edit() as e:
-            self.registry.remove_paths(e, name)
-            if data.get("had_old") and data.get("old_enabled", True):
-                self.registry.add_paths(e, name)
-        return f"Rolled back the interrupted installation of {name}."
+            if not lock.acquire():
+                return notes
+        except ExtensionManagerError:
+            return notes
+        try:
+            return notes + self.recover()
+        finally:
+            lock.__exit__()
 
     # -- install -------------------------------------------------------------------------------------
 
@@ -299,7 +221,11 @@ class Installer:
                 ctx.phase(Phase.VERIFY, f"Checking {package.name}")
                 ctx.phase(Phase.EXTRACT, f"Checking and extracting {metadata.name if metadata else package.name}")
             content_parent = staging / "content"
-            content_parent.mkdir()
+            try:
+                content_parent.mkdir()
+            except OSError as exc:
+                raise _file_error(metadata.name if metadata else package.name, "extracted", exc,
+                                  self.install_path) from exc
 
             def extract_progress(done: int, total: int | None) -> None:
                 if ctx:
@@ -317,7 +243,8 @@ class Installer:
             )
             if metadata is None:
                 metadata = self.metadata_for_file(package, info, force=force)
-            name = metadata.name
+            name = self.registry.checked(metadata.name)
+            self.check_settings()
             if ctx:
                 ctx.phase(Phase.REGISTER, f"Registering {name}")
             return self.commit(name, metadata, root, staging, keep_enabled_state=keep_enabled_state)
@@ -326,12 +253,18 @@ class Installer:
                 self.discard(staging)
 
     def metadata_for_file(self, package: Path, info: archive.PackageInfo, *, force: bool = False) -> ExtensionMetadata:
-        """Metadata of an install from file; a package built for another
-        revision/os/arch is refused with Slicer's reasons unless ``force``."""
+        """Metadata of an install from file; a package built for another revision/os/arch is
+        refused with Slicer's reasons unless ``force``; a package whose description is another
+        extension's than its name says is always refused."""
         ctx = self.context
+        name = info.extension_name
+        if not is_extension_name(name):
+            raise InstallError(f"{package.name} cannot be installed: "
+                               + invalid_name_sentence(name, "its description file"))
+        self._check_claimed_name(package, info, force)
         fields = info.name_fields
         built = ExtensionMetadata(
-            name=info.extension_name,
+            name=name,
             slicer_revision=(info.macos_revision or (fields.app_revision if fields else "")),
             os=("macosx" if info.macos_revision else (fields.os if fields else "")),
             arch=fields.arch if fields else "",
@@ -343,114 +276,118 @@ class Installer:
                 "it was not installed (use --force to install it anyway)."
             )
         return ExtensionMetadata.from_archive_description(
-            info.s4ext, name=info.extension_name, archivename=package.name,
+            info.s4ext, name=name, archivename=package.name,
             slicer_revision=ctx.revision, os=ctx.os, arch=ctx.arch,
         )
 
-    def _journal(self, staging: Path, data: dict) -> None:
-        """Write the journal durably before the change it describes (fsync, then rename)."""
-        atomic_write_bytes(staging / JOURNAL, json.dumps(data).encode("utf-8"))
-        fsync_folder(staging)
+    def _check_claimed_name(self, package: Path, info: archive.PackageInfo, force: bool) -> None:
+        """The extension a package file names (its CPack file name, else its top folder) must be
+        the one its description describes: otherwise installing it would replace another."""
+        name = info.extension_name
+        claims = [f.extension_name for f in (parse_package_name(package.name),
+                                             parse_package_name((info.top_folder or "") + ".tar.gz")) if f]
+        claimed = claims[0] if claims else None
+        if claimed is not None and claimed != name:
+            raise InstallError(
+                f"{package.name} is named as a package of extension {claimed}, but the description file inside "
+                f"it is extension {name}'s; it was not installed, so that {name} is not replaced by mistake."
+            )
+        if claimed is None and self.registry.is_installed(name) and not force:
+            raise InstallError(
+                f"{package.name} does not say which extension it is (it is not named like "
+                f"<revision>-<os>-<arch>-<Name>-<scm><revision>-<date>), and it would replace the installed "
+                f"extension {name}; it was not installed (use --force if it really is {name})."
+            )
 
     def commit(self, name: str, metadata: ExtensionMetadata, content: Path, staging: Path, *,
                keep_enabled_state: bool = True) -> JobResult:
         """Move extracted ``content`` into ``<InstallPath>/<name>`` transactionally."""
-        target = self.install_path / name
+        target = self.install_path / self.registry.checked(name)
         description = self.registry.description_file(name)
         previous = self.registry.get(name)
         enabled = previous.enabled if (previous and keep_enabled_state) else True
         desc_map = metadata.to_description(installed=True, enabled=enabled)
-        new_text = s4ext.format_text(desc_map)
-        data = {"kind": "install", "name": name, "had_old": previous is not None,
-                "old_enabled": previous.enabled if previous else True, "enabled": enabled,
-                "new_description": new_text, "moved_new": False}
-        self._journal(staging, data)
+        data: dict[str, Any] = {
+            "kind": "install", "name": name, "had_old": previous is not None, "enabled": enabled,
+            "had_folder": target.exists() or target.is_symlink(),
+            "had_description": description.exists(), "new_description": s4ext.format_text(desc_map),
+            "moved_new": False, "settings": settings_snapshot(self.context, self.registry, name)}
         try:
+            write_journal(staging, data)
             if target.exists() or target.is_symlink():
                 os.replace(target, staging / "old")
             if description.exists():
                 os.replace(description, staging / "old.s4ext")
             data["moved_new"] = True
-            self._journal(staging, data)
+            write_journal(staging, data)
             os.replace(content, target)
+            installed_settings(self.context, self.registry, name, enabled)
             s4ext.write(description, desc_map)  # commit point
         except BaseException as exc:
-            self._recover_one(staging, data)
+            self._undo(staging, data, exc)
             if isinstance(exc, OSError):
-                raise InstallError(
-                    f"{name} could not be put in place in {self.install_path} ({exc.strerror or exc}); "
-                    "the previous state was kept."
-                ) from exc
+                raise _file_error(name, "put in place", exc, self.install_path) from exc
             raise
-        self._after_commit(name, enabled)
         outcome = Outcome.UPDATED if previous else Outcome.INSTALLED
         return JobResult(name, outcome, f"Installed extension {name}" + (
             f" ({metadata.extension_id})" if metadata.extension_id else "") + (
             f" revision {metadata.revision}" if metadata.revision else ""), restart_required=True,
             revision=metadata.revision)
 
-    def _after_commit(self, name: str, enabled: bool) -> None:
-        with self.context.revision_settings.edit() as e:
-            self.registry.remove_paths(e, name)
-            if enabled:
-                self.registry.add_paths(e, name)
-            scheduled = e.string_list(SCHEDULED_UNINSTALL_KEY)
-            if name in scheduled:
-                e.set_string_list(SCHEDULED_UNINSTALL_KEY, [n for n in scheduled if n != name])
-        with self.context.user_settings.edit() as e:
-            ExtensionsHistory.add_in(e, self.context.revision, name)
+    def _undo(self, staging: Path, data: dict[str, Any], cause: BaseException) -> None:
+        """Roll a failed transaction back at once (a kill leaves it to the next run's recovery)."""
+        if not (staging / JOURNAL).exists():
+            return
+        try:
+            Recovery(self.context, self.registry).roll_back(staging, data)
+        except (OSError, ExtensionManagerError) as exc:
+            log.warning("The failed change of %s could not be undone yet (%s); it will be on the next run.",
+                        data["name"], os_error_text(exc) if isinstance(exc, OSError) else exc)
+            raise InstallError(f"{data['name']} could not be changed ({os_error_text(cause)}), and undoing the "
+                               f"change failed too ({exc}); it will be undone the next time this tool runs.") from exc
+        (staging / JOURNAL).unlink(missing_ok=True)
 
     # -- uninstall -----------------------------------------------------------------------------------
 
     def uninstall(self, name: str) -> JobResult:
-        """Remove an extension now: paths, description (commit point), folder, icon, history."""
-        ext = self.registry.get(name)
+        """Remove an extension now: folder moved aside, paths and history removed, then the
+        description deleted (commit point), then the folder and icons."""
+        ext = self.registry.get(self.registry.checked(name))
         if ext is None:
             raise InstallError(f"{name} is not installed, so it cannot be uninstalled.")
+        self.check_settings()
+        data = {"kind": "uninstall", "name": name, "enabled": ext.enabled,
+                "settings": settings_snapshot(self.context, self.registry, name)}
         staging = self.new_staging(name)
-        data = {"kind": "uninstall", "name": name, "enabled": ext.enabled}
-        self._journal(staging, data)
         target = self.install_path / name
         try:
+            write_journal(staging, data)
             if target.exists() or target.is_symlink():
                 os.replace(target, staging / "old")
-            with self.context.revision_settings.edit() as e:
-                self.registry.remove_paths(e, name)
-                scheduled = e.string_list(SCHEDULED_UNINSTALL_KEY)
-                if name in scheduled:
-                    e.set_string_list(SCHEDULED_UNINSTALL_KEY, [n for n in scheduled if n != name])
-                updates = e.variant_map(SCHEDULED_UPDATE_KEY)
-                if name in updates:
-                    updates.pop(name)
-                    e.set_variant_map(SCHEDULED_UPDATE_KEY, updates)
+            uninstalled_settings(self.context, self.registry, name)
             ext.description_file.unlink()  # commit point
-        except BaseException:
-            self._recover_one(staging, data)
+        except BaseException as exc:
+            self._undo(staging, data, exc)
             self.discard(staging)
+            if isinstance(exc, OSError):
+                raise _file_error(name, "uninstalled", exc, self.install_path) from exc
             raise
         for icon in self.registry.icon_files(name):
             icon.unlink(missing_ok=True)
-        with self.context.user_settings.edit() as e:
-            ExtensionsHistory.remove_in(e, name, self.context.revision)
-            self.history.schedule_removal_in(e, name, False)
         self.discard(staging)
         return JobResult(name, Outcome.UNINSTALLED, f"Uninstalled extension {name}.", restart_required=True)
 
     def scheduled_uninstalls(self) -> list[str]:
-        return self.context.revision_settings.string_list(SCHEDULED_UNINSTALL_KEY)
+        settings = self.context.revision_settings
+        return valid_names(settings.string_list(SCHEDULED_UNINSTALL_KEY), f"{SCHEDULED_UNINSTALL_KEY} of {settings.path}")
 
     def schedule_uninstall(self, name: str) -> JobResult:
         """Slicer's ``scheduleExtensionForUninstall``: listed for the next start, paths removed now."""
-        if not self.registry.is_installed(name):
+        if not self.registry.is_installed(self.registry.checked(name)):
             raise InstallError(f"{name} is not installed, so it cannot be uninstalled.")
         with self.context.revision_settings.edit() as e:
-            names = e.string_list(SCHEDULED_UNINSTALL_KEY)
-            if name not in names:
-                e.set_string_list(SCHEDULED_UNINSTALL_KEY, names + [name])
-            updates = e.variant_map(SCHEDULED_UPDATE_KEY)
-            if name in updates:
-                updates.pop(name)
-                e.set_variant_map(SCHEDULED_UPDATE_KEY, updates)
+            e.add_to_list(SCHEDULED_UNINSTALL_KEY, [name])
+            e.remove_map_entry(SCHEDULED_UPDATE_KEY, name)
             self.registry.remove_paths(e, name)
         with self.context.user_settings.edit() as e:
             self.history.schedule_removal_in(e, name, True)
@@ -458,11 +395,10 @@ class Installer:
                          restart_required=True)
 
     def cancel_scheduled_uninstall(self, name: str) -> bool:
+        if name not in self.context.revision_settings.string_list(SCHEDULED_UNINSTALL_KEY):
+            return False
         with self.context.revision_settings.edit() as e:
-            names = e.string_list(SCHEDULED_UNINSTALL_KEY)
-            if name not in names:
-                return False
-            e.set_string_list(SCHEDULED_UNINSTALL_KEY, [n for n in names if n != name])
+            e.remove_from_list(SCHEDULED_UNINSTALL_KEY, lambda item: item.strip() == name)
             ext = self.registry.get(name)
             if ext is not None and ext.enabled:
                 self.registry.add_paths(e, name)
@@ -476,89 +412,39 @@ class Installer:
         return self.install_path / UPDATES_DIR
 
     def scheduled_updates(self) -> dict[str, str]:
-        return {str(k): str(v) for k, v in self.context.revision_settings.variant_map(SCHEDULED_UPDATE_KEY).items()}
+        """``Extensions/ScheduledForUpdate`` (entries whose name is not an extension name are skipped)."""
+        settings = self.context.revision_settings
+        entries = {str(k): str(v) for k, v in settings.variant_map(SCHEDULED_UPDATE_KEY).items()}
+        valid = valid_names(entries, f"{SCHEDULED_UPDATE_KEY} of {settings.path}")
+        return {k: entries[k] for k in valid}
 
     def schedule_update(self, download: Download) -> JobResult:
         """Keep a downloaded update in ``.updates/`` for the next start, as Slicer stores it."""
-        name = download.metadata.name
-        if not self.registry.is_installed(name):
-            raise InstallError(f"{name} is not installed, so it cannot be updated.")
-        if name in self.scheduled_uninstalls():
-            raise InstallError(f"{name} is scheduled for uninstall; cancel that first to update it.")
-        folder = self.updates_folder()
-        folder.mkdir(parents=True, exist_ok=True)
-        archive_path = folder / download.path.name
-        if download.path.resolve() != archive_path.resolve():
-            shutil.move(str(download.path), archive_path)
-        meta = download.metadata.replace(archivename=archive_path.name)
-        s4ext.write(folder / f"{name}.s4ext", meta.to_description(installed=False))
-        with self.context.revision_settings.edit() as e:
-            updates = e.variant_map(SCHEDULED_UPDATE_KEY)
-            updates[name] = archive_path.as_posix()
-            e.set_variant_map(SCHEDULED_UPDATE_KEY, updates)
-            e.set_value(UPDATES_AVAILABLE_KEY, False)
-        return JobResult(name, Outcome.SCHEDULED, f"{name} extension scheduled for update",
-                         restart_required=True, revision=meta.revision)
+        from .scheduled import schedule_update
+
+        return schedule_update(self, download)
 
     def cancel_scheduled_update(self, name: str) -> bool:
+        if name not in self.context.revision_settings.variant_map(SCHEDULED_UPDATE_KEY):
+            return False
         with self.context.revision_settings.edit() as e:
-            updates = e.variant_map(SCHEDULED_UPDATE_KEY)
-            if name not in updates:
-                return False
-            updates.pop(name)
-            e.set_variant_map(SCHEDULED_UPDATE_KEY, updates)
+            e.remove_map_entry(SCHEDULED_UPDATE_KEY, name)
         return True
 
     def apply_scheduled(self, log_line: Callable[[str], None] | None = None) -> list[JobResult]:
         """What Slicer's startup does: apply pending updates, then pending uninstalls
-        (and the legacy ``ExtensionsHistory/ScheduledForRemoval``)."""
-        results: list[JobResult] = []
-        say = log_line or (lambda s: None)
-        for name, archive_text in sorted(self.scheduled_updates().items()):
-            archive_path = Path(archive_text)
-            desc = self.updates_folder() / f"{name}.s4ext"
-            try:
-                if not self.registry.is_installed(name):
-                    raise InstallError(f"Failed to update {name} extension: it is not installed")
-                if not archive_path.is_file() or not desc.is_file():
-                    raise InstallError(f"Failed to update {name} extension: the downloaded update is missing")
-                meta = ExtensionMetadata.from_model_map(s4ext.read(desc), installed=False)
-                result = self.install_archive(archive_path, meta)
-                result = JobResult(name, Outcome.UPDATED, f"Successfully updated extension {name}",
-                                   restart_required=True, revision=result.revision)
-                archive_path.unlink(missing_ok=True)
-                desc.unlink(missing_ok=True)
-                self.cancel_scheduled_update(name)
-            except Exception as exc:  # keep going with the others
-                result = JobResult(name, Outcome.FAILED, str(exc))
-            say(result.message)
-            results.append(result)
-        for name in list(self.scheduled_uninstalls()):
-            try:
-                if self.registry.is_installed(name):
-                    self.uninstall(name)
-                else:
-                    self.cancel_scheduled_uninstall(name)
-                result = JobResult(name, Outcome.UNINSTALLED, f"Successfully uninstalled extension {name}",
-                                   restart_required=True)
-            except Exception as exc:
-                result = JobResult(name, Outcome.FAILED, str(exc))
-            say(result.message)
-            results.append(result)
-        removal = self.history.scheduled_for_removal()
-        with self.context.user_settings.edit() as e:
-            for name in removal:
-                ExtensionsHistory.remove_in(e, name, self.context.revision)
-            if removal or e.contains(HISTORY_SCHEDULED_FOR_REMOVAL_KEY):
-                e.set_value(HISTORY_SCHEDULED_FOR_REMOVAL_KEY, "")
-        return results
+        (and the legacy ``ExtensionsHistory/ScheduledForRemoval``). Entries that are not
+        extension names are removed from their list and reported; nothing is done for them."""
+        from .scheduled import apply_scheduled
+
+        return apply_scheduled(self, log_line or (lambda s: None))
 
     # -- enable / disable ----------------------------------------------------------------------------
 
     def set_enabled(self, name: str, enabled: bool) -> bool:
         """Slicer's ``setExtensionEnabled``: paths added/removed, ``.s4ext`` rewritten.
         Enabling an incompatible extension is refused with its reasons."""
-        ext = self.registry.get(name)
+        ext = self.registry.get(self.registry.checked(name))
         if ext is None:
             raise InstallError(f"{name} is not installed.")
         ctx = self.context
@@ -567,12 +453,26 @@ class Installer:
             if reasons:
                 raise InstallError(f"{name} cannot be enabled: it is incompatible with this Slicer ({'; '.join(reasons)}).")
         with ctx.revision_settings.edit() as e:
-            self.registry.remove_paths(e, name)
-            if enabled:
-                self.registry.add_paths(e, name)
+            self.registry.sync_paths(e, name, enabled)
         if ext.enabled == enabled:
             return False
         data: dict[str, object] = dict(s4ext.read(ext.description_file))
         data["enabled"] = enabled
-        s4ext.write(ext.description_file, data)
+        try:
+            s4ext.write(ext.description_file, data)
+        except OSError as exc:
+            raise _file_error(name, "enabled" if enabled else "disabled", exc, self.install_path) from exc
         return True
+
+
+def _has_leftovers(folder: Path) -> bool:
+    """Temporary files an interrupted write left in the install folder (cheap: one listing)."""
+    from .recovery import _TEMP_RE
+
+    try:
+        if any(_TEMP_RE.match(name) for name in os.listdir(folder)):
+            return True
+        updates = folder / UPDATES_DIR
+        return updates.is_dir() and any(_TEMP_RE.match(n) or n.endswith(".part") for n in os.listdir(updates))
+    except OSError:
+        return False

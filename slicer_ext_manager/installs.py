@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from . import archive
+from .conventions import invalid_name_sentence, is_extension_name
 from .dependencies import InstallPlan, resolve
 from .download import DownloadResult
 from .errors import ServerError
@@ -26,6 +27,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def skipped_installed(name: str) -> JobResult:
     return JobResult(name, Outcome.SKIPPED, f"Skip installation of {name} extension. It is already installed.")
+
+
+def unverified_warning(name: str, result: DownloadResult) -> tuple[str, ...]:
+    """The warning for a package the server published no checksum for (none when verified)."""
+    if result.verified:
+        return ()
+    return (f"{name} was not verified: the server publishes no checksum (sha512) for its package, so a damaged "
+            "or altered download cannot be detected; use --require-checksum to refuse such packages.",)
 
 
 class _Slot:
@@ -123,7 +132,7 @@ class JobFactory:
                 installer.discard(staging, background=True)
             warnings = tuple(w for w in (plan.warnings() if plan else []) if w.startswith(f"{meta.name} "))
             return JobResult(outcome.name, outcome.outcome, outcome.message, outcome.restart_required,
-                             warnings, outcome.revision)
+                             warnings + unverified_warning(meta.name, result), outcome.revision)
 
         depends = plan.depends_on(meta.name) if plan else ()
         return Job(meta.name, action, f"Install {meta.name}", depends,
@@ -170,7 +179,9 @@ class JobFactory:
                 meta.extension_id, folder, name=meta.name, sha512=meta.sha512,
                 progress=lambda done, total: ctx.progress(done, total, Phase.DOWNLOAD), cancel=ctx.token,
             )
-            return installer.schedule_update(Download(result.path, meta.replace(archivename=result.file_name)))
+            scheduled = installer.schedule_update(Download(result.path, meta.replace(archivename=result.file_name)))
+            return JobResult(scheduled.name, scheduled.outcome, scheduled.message, scheduled.restart_required,
+                             unverified_warning(meta.name, result), scheduled.revision)
 
         return Job(meta.name, action, f"Download update of {meta.name}")
 
@@ -181,8 +192,10 @@ class JobFactory:
         info = archive.inspect_package(path)
         meta = installer.metadata_for_file(path, info, force=force)
         jobs: list[Job] = []
-        warnings: list[str] = []
-        deps = [d for d in meta.depends if not manager.registry.is_installed(d)] if with_dependencies else []
+        warnings = [f"{invalid_name_sentence(d, f'the dependencies of {path.name}')} It was ignored."
+                    for d in meta.depends if not is_extension_name(d)]
+        deps = [d for d in meta.depends if is_extension_name(d) and not manager.registry.is_installed(d)] \
+            if with_dependencies else []
         if deps:
             try:
                 plan = resolve(deps, manager.catalog().extensions, manager.registry.is_installed)

@@ -8,6 +8,7 @@ setters; faces never read or write Slicer's files themselves.
 
 from __future__ import annotations
 
+import logging
 import urllib.parse
 from dataclasses import replace
 from pathlib import Path
@@ -44,6 +45,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["ExtensionsManager", "OperationReport", "ServerOptions", "validate_server_url"]
 
+log = logging.getLogger(__name__)
+
 ProgressFunction = Callable[[int, Optional[int]], bool]
 
 
@@ -60,7 +63,8 @@ class ExtensionsManager:
                  client: SlicerPackagesClient | None = None, *, loaded: LoadedSet | None = None):
         self.context = context
         self.server_options = server_options or ServerOptions.from_environment()
-        self.registry = ExtensionRegistry(context)
+        self.registry = ExtensionRegistry(context, before_read=self._recover_pending)
+        self._recovering = False
         self.history = ExtensionsHistory(context.user_settings)
         self.cache = MetadataCache(context)
         self.jobs = JobFactory(self)
@@ -183,6 +187,20 @@ class ExtensionsManager:
             self._installer = Installer(self.context)
         return self._installer
 
+    def _recover_pending(self) -> None:
+        """Before the install folder is read: finish or undo what an interrupted run left
+        there (never waits for, nor touches, a change another program is making now)."""
+        if self._recovering:
+            return
+        self._recovering = True
+        try:
+            for line in self.installer.recover_pending():
+                log.warning("%s", line)
+        except ExtensionManagerError as exc:
+            log.warning("%s", exc)
+        finally:
+            self._recovering = False
+
     def plan_install(self, names: list[str], *, with_dependencies: bool = True) -> InstallPlan:
         """Resolve ``names`` and their dependencies against the catalog (one request at most)."""
         catalog = self.catalog()
@@ -233,7 +251,8 @@ class ExtensionsManager:
                     for n in plan.unknown]
         if plan.order:
             results += self.run_jobs(self.install_jobs(plan), listener=listener, queue=queue)
-        return OperationReport(tuple(results), plan, tuple(plan.warnings()))
+        warnings = list(plan.warnings()) + [w for r in results for w in r.warnings]
+        return OperationReport(tuple(results), plan, tuple(dict.fromkeys(warnings)))
 
     def file_jobs(self, paths: list[Path], *, force: bool = False,
                   with_dependencies: bool = True) -> tuple[list[Job], list[JobResult]]:
@@ -268,7 +287,8 @@ class ExtensionsManager:
         self.loaded_set()
         results = []
         with installer.lock():
-            installer.recover()
+            for line in installer.recover():
+                log.warning("%s", line)
             for name in names:
                 try:
                     results.append(installer.schedule_uninstall(name) if schedule else installer.uninstall(name))
@@ -313,13 +333,14 @@ class ExtensionsManager:
             jobs.append(self.jobs.update_job(meta) if schedule else self.jobs.server_job(meta, None, update=True))
         if jobs:
             results += self.run_jobs(jobs, listener=listener, queue=queue)
-        return OperationReport(tuple(results))
+        return OperationReport(tuple(results), None, tuple(dict.fromkeys(w for r in results for w in r.warnings)))
 
     def apply_scheduled(self) -> OperationReport:
         installer = self.installer
         installer.check_prerequisites()
         with installer.lock():
-            installer.recover()
+            for line in installer.recover():
+                log.warning("%s", line)
             return OperationReport(tuple(installer.apply_scheduled()))
 
     def set_enabled(self, name: str, enabled: bool) -> bool:

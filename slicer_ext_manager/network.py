@@ -65,6 +65,8 @@ class ServerOptions:
     speed_limit: int = DEFAULT_SPEED_LIMIT
     speed_time: float = DEFAULT_SPEED_TIME
     max_metadata_bytes: int = DEFAULT_MAX_METADATA_BYTES
+    #: Refuse a package the server publishes no checksum for (``--require-checksum``).
+    require_checksum: bool = False
     retries: int = 3
     backoff: float = 0.5
     #: True, False (``--insecure``) or the path of a CA bundle.

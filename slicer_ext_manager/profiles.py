@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
@@ -14,7 +13,7 @@ from typing import Any, Iterable, Mapping, Optional
 from . import __version__
 from .conventions import invalid_name_sentence, is_extension_name
 from .errors import ExtensionManagerError
-from .fileutil import StrPath, atomic_write_text
+from .fileutil import StrPath, atomic_write_text, os_error_text
 from .metadata import ExtensionMetadata
 from .registry import ExtensionRegistry
 
@@ -84,7 +83,7 @@ class ExtensionsProfile:
         try:
             atomic_write_text(Path(path), json.dumps(self.to_json(), indent=2) + "\n")
         except OSError as exc:
-            raise ProfileError(f"The profile could not be written to {path} ({exc.strerror or exc}); "
+            raise ProfileError(f"The profile could not be written to {path} ({os_error_text(exc)}); "
                                "choose a folder that exists and is writable.") from exc
 
     @classmethod
@@ -93,13 +92,15 @@ class ExtensionsProfile:
             with open(path, "rb") as fh:
                 raw = fh.read(MAX_PROFILE_BYTES + 1)
         except OSError as exc:
-            raise ProfileError(f"Cannot read the profile {path}: {exc.strerror or exc}.") from exc
+            raise ProfileError(f"Cannot read the profile {path}: {os_error_text(exc)}.") from exc
         if len(raw) > MAX_PROFILE_BYTES:
             raise ProfileError(f"The profile {path} is larger than {MAX_PROFILE_BYTES // 2**20} MB; "
                                "it is not an extensions profile.")
         try:
             data = json.loads(raw.decode("utf-8"))
-        except (ValueError, RecursionError) as exc:
+        except RecursionError as exc:
+            raise ProfileError(f"The profile {path} is nested too deeply to be an extensions profile.") from exc
+        except ValueError as exc:
             raise ProfileError(f"The profile {path} is not valid JSON ({str(exc)[:120]}).") from exc
         return cls.from_json(data, f"The profile {path}")
 

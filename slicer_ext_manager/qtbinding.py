@@ -26,6 +26,7 @@ import enum
 import os
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -198,6 +199,17 @@ class FileLock:
 
     def try_lock(self, timeout_ms: int) -> bool:
         return bool(self._lock.tryLock(timeout_ms))
+
+    def poll(self, timeout_ms: int, interval_s: float = 0.02) -> bool:
+        """Like ``try_lock``, but retrying every ``interval_s``: Qt's own wait doubles its sleep
+        up to 5 s, so a process that locks often (a running Slicer) can starve it. Gives up at
+        once when the lock file cannot be created (a full disk, a read-only folder)."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        while not self.try_lock(0):
+            if self.error() != LockError.LOCK_FAILED or time.monotonic() >= deadline:
+                return False
+            time.sleep(interval_s)
+        return True
 
     def unlock(self) -> None:
         self._lock.unlock()

@@ -9,9 +9,11 @@ folder without ``<Name>.s4ext`` is not an installed extension, and an extension'
 from __future__ import annotations
 
 import glob
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable, Optional
 
 from . import s4ext
 from .context import AppContext
@@ -23,9 +25,12 @@ from .conventions import (
     is_extension_name,
 )
 from .errors import InstallError
+from .inieditor import UNCHANGED, as_list
 from .metadata import ExtensionMetadata, to_bool
 from .settings import SettingsEditor, clean_path
 from .versions import newest_version
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -126,11 +131,17 @@ def module_paths_for(folder: Path, slicer_version: str | None, os_name: str) -> 
     )
 
 
+#: Largest ``<Name>.s4ext`` read (real ones are under 4 KB).
+MAX_DESCRIPTION_BYTES = 1024 * 1024
+
+
 class ExtensionRegistry:
     """The installed extensions of one context."""
 
-    def __init__(self, context: AppContext):
+    def __init__(self, context: AppContext, before_read: Optional[Callable[[], Any]] = None):
         self.context = context
+        #: Called before the install folder is read (the manager recovers interrupted changes there).
+        self.before_read = before_read
 
     @property
     def install_path(self) -> Path:
@@ -153,8 +164,17 @@ class ExtensionRegistry:
         """``<Name>-icon.<image suffix>`` files present (exact names: never another extension's files)."""
         return [p for p in (self.install_path / f for f in icon_file_names(self.checked(name))) if p.is_file()]
 
+    def _check_folder(self) -> None:
+        if self.install_path.exists() and not self.install_path.is_dir():
+            raise InstallError(f"The extensions folder {self.install_path} is a file, not a folder; choose a folder "
+                               "with --install-path or Extensions/InstallPath.")
+
     def _load(self, path: Path) -> InstalledExtension | None:
         try:
+            if path.stat().st_size > MAX_DESCRIPTION_BYTES:
+                log.warning("%s is larger than %d KB, far more than any description file; it was skipped.",
+                            path, MAX_DESCRIPTION_BYTES // 1024)
+                return None
             data = s4ext.read(path)
         except OSError:
             return None
@@ -163,6 +183,9 @@ class ExtensionRegistry:
 
     def descriptions(self) -> list[InstalledExtension]:
         """Every readable ``*.s4ext`` in the install folder (installed or not), sorted like Slicer."""
+        if self.before_read is not None:
+            self.before_read()
+        self._check_folder()
         if not self.install_path.is_dir():
             return []
         files = [p for p in self.install_path.glob("*.s4ext")
@@ -180,6 +203,9 @@ class ExtensionRegistry:
     def get(self, name: str) -> InstalledExtension | None:
         if not is_extension_name(name):
             return None
+        if self.before_read is not None:
+            self.before_read()
+        self._check_folder()
         path = self.description_file(name)
         if not path.is_file():
             return None
@@ -210,35 +236,77 @@ class ExtensionRegistry:
             result[array] = [p for p in reader.array(array) if self._belongs_to(p, name)]
         return result
 
-    def add_paths(self, editor: SettingsEditor, name: str) -> None:
-        """Append the extension's existing module and launcher paths (stored home-relative);
-        entries already present are kept where they are."""
-        paths = self.module_paths(name)
+    def path_entries(self, name: str, reader: Any = None) -> dict[str, list[list[Any]]]:
+        """``{"value:Modules/AdditionalPaths" | "array:<name>": [[index, entry], ...]}``: where this
+        extension's entries are (a journal records them, so a rollback puts them back in place)."""
+        reader = reader or self.context.revision_settings.read()
+        lists = {f"value:{ADDITIONAL_PATHS_KEY}": reader.string_list(ADDITIONAL_PATHS_KEY)}
+        lists.update({f"array:{array}": reader.array(array) for array in LAUNCHER_ARRAYS})
+        return {key: [[i, p] for i, p in enumerate(values) if self._belongs_to(p, name)]
+                for key, values in lists.items()}
+
+    def _desired(self, name: str, enabled: bool) -> dict[str, tuple[str, ...]]:
+        paths = self.module_paths(name) if enabled else ModulePaths()
+        return {f"value:{ADDITIONAL_PATHS_KEY}": paths.additional_paths,
+                **{f"array:{array}": values for array, values in paths.launcher_arrays().items()}}
+
+    def sync_paths(self, editor: SettingsEditor, name: str, enabled: bool, *, keep_others: bool = False) -> None:
+        """Make the extension's registered entries its existing module and launcher paths
+        (``enabled``) or none: entries that stay keep their place, missing ones are appended
+        (home-relative), the rest of this extension's are removed (unless ``keep_others``).
+        Entries of other extensions and folders are never touched. Merged with the lists as
+        they are when the edit is saved."""
+        self.checked(name)
         settings = self.context.revision_settings
 
-        def merged(current: list[str], new: tuple[str, ...]) -> list[str]:
-            present = {clean_path(settings.to_absolute(p)) for p in current}
-            out = list(current)
-            for path in new:
-                if clean_path(path) not in present:
-                    out.append(settings.to_relative(path))
-                    present.add(clean_path(path))
-            return out
+        def syncing(wanted: tuple[str, ...]) -> Callable[[Any], Any]:
+            wanted_clean = [clean_path(p) for p in wanted]
 
-        current = editor.string_list(ADDITIONAL_PATHS_KEY)
-        editor.set_string_list(ADDITIONAL_PATHS_KEY, merged(current, paths.additional_paths))
-        for array, values in paths.launcher_arrays().items():
-            editor.set_array(array, merged(editor.array(array), values))
+            def sync(old: Any) -> Any:
+                current = as_list(old)
+                kept = [p for p in current if keep_others or not self._belongs_to(p, name)
+                        or clean_path(settings.to_absolute(p)) in wanted_clean]
+                present = {clean_path(settings.to_absolute(p)) for p in kept}
+                added = [settings.to_relative(p) for p, c in zip(wanted, wanted_clean) if c not in present]
+                result = kept + list(dict.fromkeys(added))
+                return result if result != current else UNCHANGED
+            return sync
+
+        for key, wanted in self._desired(name, enabled).items():
+            kind, _, target = key.partition(":")
+            if kind == "value":
+                editor.update(target, syncing(wanted))
+            else:
+                editor.update_array(target, syncing(wanted))
+
+    def add_paths(self, editor: SettingsEditor, name: str) -> None:
+        """Append the extension's existing module and launcher paths; entries already
+        present are kept where they are."""
+        self.sync_paths(editor, name, True, keep_others=True)
 
     def remove_paths(self, editor: SettingsEditor, name: str) -> None:
         """Remove every entry inside the extension's folder; other entries (other
         extensions, the Extension Wizard's own folders) are preserved in order."""
-        current = editor.string_list(ADDITIONAL_PATHS_KEY)
-        kept = [p for p in current if not self._belongs_to(p, name)]
-        if kept != current:
-            editor.set_string_list(ADDITIONAL_PATHS_KEY, kept)
-        for array in LAUNCHER_ARRAYS:
-            values = editor.array(array)
-            kept_values = [p for p in values if not self._belongs_to(p, name)]
-            if kept_values != values:
-                editor.set_array(array, kept_values)
+        self.sync_paths(editor, name, False)
+
+    def restore_entries(self, editor: SettingsEditor, name: str, saved: dict[str, list[list[Any]]]) -> None:
+        """Put back the entries :meth:`path_entries` recorded, at their places, and remove
+        any other entry of this extension (a rollback)."""
+        self.checked(name)
+
+        def restoring(entries: list[list[Any]]) -> Callable[[Any], Any]:
+            def restore(old: Any) -> Any:
+                current = as_list(old)
+                result = [p for p in current if not self._belongs_to(p, name)]
+                for index, entry in sorted((int(i), str(e)) for i, e in entries):
+                    result.insert(min(index, len(result)), entry)
+                return result if result != current else UNCHANGED
+            return restore
+
+        for key in self._desired(name, False):
+            kind, _, target = key.partition(":")
+            entries = saved.get(key, [])
+            if kind == "value":
+                editor.update(target, restoring(entries))
+            else:
+                editor.update_array(target, restoring(entries))

@@ -202,13 +202,18 @@ class SlicerPackagesClient:
                 raise self.unreachable(self.url(path), exc, transfer, opts) from exc
         try:
             return json.loads(body)
-        except (ValueError, RecursionError) as exc:
+        except RecursionError as exc:
+            raise MalformedResponseError(
+                f"The extensions server {host_of(self.server_url)} sent a response to {path} nested too deeply to "
+                "be a catalog; it was not used. Check the server URL."
+            ) from exc
+        except ValueError as exc:
             raise MalformedResponseError(
                 f"The extensions server {host_of(self.server_url)} sent a response to {path} that is not "
                 "valid JSON; a proxy or captive portal may be answering instead of the server."
             ) from exc
 
-    def _read_body(self, response: requests.Response, path: str, cap: int, transfer: Transfer) -> bytes:
+    def _read_body(self, response: requests.Response, path: str, cap: int, transfer: Transfer) -> bytearray:
         def too_big() -> MalformedResponseError:
             return MalformedResponseError(
                 f"The extensions server {host_of(self.server_url)} sent more than {cap // (1024 * 1024)} MB "
@@ -217,14 +222,13 @@ class SlicerPackagesClient:
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > cap:
             raise too_big()
-        chunks, size = [], 0
+        body = bytearray()  # grown in place: the answer is held once, never copied
         for chunk in response.iter_content(_BODY_CHUNK):
-            size += len(chunk)
             transfer.count(len(chunk))
-            if size > cap:
+            if len(body) + len(chunk) > cap:
                 raise too_big()
-            chunks.append(chunk)
-        return b"".join(chunks)
+            body += chunk
+        return body
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None, *,
                  options: ServerOptions | None = None) -> Any:

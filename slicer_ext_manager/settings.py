@@ -7,27 +7,38 @@ Rules kept here so no other module needs to know them (reference §2.4–2.6):
   an empty one as ``@Invalid()``);
 * every access opens a fresh ``QSettings`` as Slicer does, so edits by a running
   Slicer are seen;
-* writes go through :meth:`SettingsFile.edit`: an inter-process lock around the
-  read-modify-write, Qt's own atomic save (temp file + rename) and merge of keys
-  changed by others, a status check, and finally Qt 5 escaping of non-ASCII text
-  (official Slicer builds use Qt 5, which reads raw UTF-8 as Latin-1);
+* a file is checked before Qt opens it (``initext.py``): a regular file of a sane
+  size that Qt would read back exactly; a file that fails is never written;
+* writes go through :meth:`SettingsFile.edit`: our inter-process lock around the
+  read-modify-write; the changes are journaled (``inieditor.py``) and applied, under
+  Qt's own lock (the one a running Slicer takes to save), to a copy of the file as it
+  is at that moment, written by Qt, given Qt 5's escapes of non-ASCII text (official
+  Slicer builds use Qt 5, which reads raw UTF-8 as Latin-1) and renamed over the file;
 * keys the manager does not own are never touched;
 * paths inside Slicer home are stored relative to it (``ctk::internalPathFromAbsolute``).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
+import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, NoReturn
 
 from . import qtbinding
 from .errors import SettingsError
-from .fileutil import atomic_write_bytes
-from .qtbinding import SettingsStatus
+from .fileutil import PROBE_PREFIX, fsync_folder, os_error_text, remove_dead_probes, why_not_writable
+from .inieditor import SettingsEditor, SettingsReader
+from .initext import FileProblem, qt5_escape_ini_text, read_settings_bytes, text_problem
+from .qtbinding import LockError, SettingsStatus
+
+__all__ = ["LOCK_TIMEOUT_MS", "STALE_LOCK_MS", "SettingsEditor", "SettingsFile", "SettingsReader", "clean_path",
+           "posix", "qt5_escape_ini_text", "remove_temporary_copies", "to_home_absolute", "to_home_relative"]
 
 #: How long to wait for another process holding the settings lock (ms).
 LOCK_TIMEOUT_MS = 30_000
@@ -99,246 +110,15 @@ def to_home_absolute(path: str | os.PathLike[str], home: str | os.PathLike[str] 
     return clean_path(f"{clean_path(os.fspath(home))}/{text}")
 
 
-# -- Qt 5 escaping ----------------------------------------------------------------------------
-
-_HEX_DIGITS = set("0123456789abcdefABCDEF")
-
-
-def _qt5_escape_value(value: str) -> str:
-    """Rewrite raw non-ASCII characters of an INI value the way Qt 5 writes them.
-
-    Qt 5 (no INI codec, as in Slicer) writes every UTF-16 code unit >= 0x7F as
-    ``\\x<hex>`` and then escapes following hex digits too, so they are not read as
-    part of the escape. Qt 6 writes UTF-8 instead; it reads both forms.
-    """
-    out: list[str] = []
-    escape_next_hex = False
-    i = 0
-    while i < len(value):
-        ch = value[i]
-        if ch == "\\" and i + 1 < len(value):
-            # An existing escape written by Qt: copy it whole.
-            nxt = value[i + 1]
-            if nxt == "x":
-                j = i + 2
-                while j < len(value) and value[j] in _HEX_DIGITS:
-                    j += 1
-                out.append(value[i:j])
-                i = j
-                escape_next_hex = True
-                continue
-            out.append(value[i : i + 2])
-            escape_next_hex = nxt == "0"
-            i += 2
-            continue
-        if escape_next_hex and ch in _HEX_DIGITS:
-            out.append(f"\\x{ord(ch):x}")
-            i += 1
-            continue
-        escape_next_hex = False
-        code = ord(ch)
-        if code >= 0x7F:
-            units = [code] if code <= 0xFFFF else list(divmod(code - 0x10000, 0x400))
-            if code > 0xFFFF:
-                units = [0xD800 + units[0], 0xDC00 + units[1]]
-            out.extend(f"\\x{u:x}" for u in units)
-            escape_next_hex = True
-        else:
-            out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-def qt5_escape_ini_text(text: str) -> str:
-    """Apply :func:`_qt5_escape_value` to the value of every ``key=value`` line."""
-    lines = []
-    for line in text.split("\n"):
-        if line.startswith("[") or "=" not in line or line.isascii():
-            lines.append(line)
-            continue
-        key, value = line.split("=", 1)
-        lines.append(f"{key}={_qt5_escape_value(value)}")
-    return "\n".join(lines)
-
-
 # -- the settings file ---------------------------------------------------------------------------
 
-
-def _has_format_error(path: Path) -> bool:
-    """Qt's INI parser flags a section header without its closing bracket as a
-    FormatError, yet would still save over such a file; we check it ourselves
-    (Qt's per-process cache hides the status from later ``QSettings`` objects)."""
-    try:
-        text = path.read_bytes().decode("utf-8", errors="replace")
-    except OSError:
-        return False
-    return any(line.lstrip().startswith("[") and "]" not in line for line in text.splitlines())
+#: Our temporary copies (``.<file>.sem-<8 hex>.tmp``) and what Qt makes beside one while saving it.
+_TEMP_MARK = ".sem-"
 
 
-def _as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [str(v) for v in value]
-    return [str(value)]
-
-
-_REMOVED = object()
-
-
-class SettingsReader:
-    """Typed read access to one opened ``QSettings``."""
-
-    def __init__(self, qsettings: Any):
-        self.qsettings = qsettings
-
-    def _raw(self, key: str) -> Any:
-        return qtbinding.read_value(self.qsettings, key)
-
-    def contains(self, key: str) -> bool:
-        return self._raw(key) is not None or bool(self.qsettings.contains(key))
-
-    def value(self, key: str, default: Any = None) -> Any:
-        value = self._raw(key)
-        return default if value is None else value
-
-    def string(self, key: str, default: str = "") -> str:
-        value = self._raw(key)
-        if value is None:
-            return default
-        if isinstance(value, (list, tuple)):
-            # A string with a comma that was written unquoted reads back as a list.
-            return ", ".join(str(v) for v in value)
-        return str(value)
-
-    def string_list(self, key: str) -> list[str]:
-        return _as_list(self._raw(key))
-
-    def boolean(self, key: str, default: bool = False) -> bool:
-        value = self._raw(key)
-        if value is None:
-            return default
-        if isinstance(value, bool):
-            return value
-        return str(value).strip().lower() not in ("", "0", "false")
-
-    def integer(self, key: str, default: int = 0) -> int:
-        value = self._raw(key)
-        try:
-            return int(str(value).strip()) if value is not None else default
-        except ValueError:
-            return default
-
-    def variant_map(self, key: str) -> dict[str, Any]:
-        value = self._raw(key)
-        return dict(value) if isinstance(value, Mapping) else {}
-
-    def array(self, name: str, field: str = "path") -> list[str]:
-        size = self.qsettings.beginReadArray(name)
-        try:
-            items = []
-            for i in range(size):
-                self.qsettings.setArrayIndex(i)
-                value = qtbinding.read_value(self.qsettings, field)
-                if value is not None:
-                    items.append(", ".join(value) if isinstance(value, list) else str(value))
-            return items
-        finally:
-            self.qsettings.endArray()
-
-    def child_keys(self, group: str) -> list[str]:
-        self.qsettings.beginGroup(group)
-        try:
-            return qtbinding.child_keys(self.qsettings)
-        finally:
-            self.qsettings.endGroup()
-
-
-class SettingsEditor(SettingsReader):
-    """Buffered read/write access inside :meth:`SettingsFile.edit`.
-
-    Changes are kept in a journal and applied to ``QSettings`` only when the edit
-    block succeeds: Qt shares one in-memory copy of a file per process and flushes
-    it on destruction, so touching it before we know the edit is complete could
-    save half of it.
-    """
-
-    def __init__(self, qsettings: Any):
-        super().__init__(qsettings)
-        self._values: dict[str, Any] = {}
-        self._arrays: dict[tuple[str, str], list[str]] = {}
-        self._journal: list[tuple[str, tuple[Any, ...]]] = []
-
-    def _raw(self, key: str) -> Any:
-        if key in self._values:
-            value = self._values[key]
-            return None if value is _REMOVED else value
-        return super()._raw(key)
-
-    def contains(self, key: str) -> bool:
-        if key in self._values:
-            return self._values[key] is not _REMOVED
-        return super().contains(key)
-
-    def array(self, name: str, field: str = "path") -> list[str]:
-        if (name, field) in self._arrays:
-            return list(self._arrays[(name, field)])
-        return super().array(name, field)
-
-    def child_keys(self, group: str) -> list[str]:
-        prefix = group.rstrip("/") + "/"
-        keys = super().child_keys(group)
-        for key, value in self._values.items():
-            if key.startswith(prefix) and "/" not in key[len(prefix):]:
-                child = key[len(prefix):]
-                if value is _REMOVED and child in keys:
-                    keys.remove(child)
-                elif value is not _REMOVED and child not in keys:
-                    keys.append(child)
-        return keys
-
-    def set_value(self, key: str, value: Any) -> None:
-        self._values[key] = value
-        self._journal.append(("set", (key, value)))
-
-    def set_string_list(self, key: str, values: list[str] | tuple[str, ...]) -> None:
-        # Written like a C++ QStringList (one item: plain string; none: @Invalid()).
-        self.set_value(key, [str(v) for v in values])
-
-    def set_variant_map(self, key: str, mapping: Mapping[str, Any]) -> None:
-        self.set_value(key, dict(mapping))
-
-    def set_array(self, name: str, values: list[str], field: str = "path") -> None:
-        """Replace a launcher array; stale entries are removed first, as Slicer does."""
-        self._arrays[(name, field)] = list(values)
-        self._journal.append(("array", (name, list(values), field)))
-
-    def remove(self, key: str) -> None:
-        self._values[key] = _REMOVED
-        self._journal.append(("remove", (key,)))
-
-    @property
-    def changed(self) -> bool:
-        return bool(self._journal)
-
-    def apply(self) -> None:
-        """Write the journal into ``QSettings`` (called by :meth:`SettingsFile.edit`)."""
-        qs = self.qsettings
-        for op, params in self._journal:
-            if op == "set":
-                qtbinding.write_value(qs, *params)
-            elif op == "remove":
-                qs.remove(params[0])
-            else:
-                name, values, field = params
-                qs.remove(name)
-                qs.beginWriteArray(name, len(values))
-                for i, value in enumerate(values):
-                    qs.setArrayIndex(i)
-                    qtbinding.write_value(qs, field, value)
-                qs.endArray()
+@functools.lru_cache(maxsize=16)
+def _problem_of(raw: bytes) -> str | None:
+    return text_problem(raw)
 
 
 class SettingsFile:
@@ -366,14 +146,39 @@ class SettingsFile:
             return self.host_settings
         return qtbinding.open_ini(str(self.path))
 
+    def _invalid(self, problem: str, writing: bool) -> SettingsError:
+        consequence = ", so it was not changed;" if writing else ";"
+        return SettingsError(
+            f"The settings file {self.path} is not a valid INI file ({problem}){consequence} "
+            "correct it in a text editor (or restore a backup) and try again."
+        )
+
+    def checked_bytes(self, *, writing: bool = False) -> bytes | None:
+        """The file's bytes after the checks Qt does not make (None when it does not exist):
+        a regular file, of a sane size, that Qt would read back exactly. Else one sentence."""
+        try:
+            raw = read_settings_bytes(self.path)
+        except FileProblem as exc:
+            return self._unusable(str(exc))
+        problem = _problem_of(raw) if raw else None
+        if problem:
+            raise self._invalid(problem, writing)
+        return raw
+
+    def _unusable(self, problem: str) -> NoReturn:
+        raise SettingsError(
+            f"The settings file {self.path} cannot be used: {problem}; point --settings-dir "
+            "(or --user-settings/--revision-settings) at Slicer's real settings file."
+        )
+
     def read(self) -> SettingsReader:
         """A reader over the file as it is now (a fresh ``QSettings``)."""
+        if self.host_settings is None:
+            self.checked_bytes()
         qs = self._open()
-        if qtbinding.status(qs) == SettingsStatus.FORMAT_ERROR or _has_format_error(self.path):
-            raise SettingsError(
-                f"The settings file {self.path} is not a valid INI file; fix or remove it and try again."
-            )
-        return SettingsReader(qs)
+        if qtbinding.status(qs) == SettingsStatus.FORMAT_ERROR:
+            raise self._invalid("Qt cannot parse it", False)
+        return SettingsReader(qs, self.path)
 
     # Convenience one-shot reads.
     def string(self, key: str, default: str = "") -> str:
@@ -418,72 +223,169 @@ class SettingsFile:
                 f"The settings file {self.path} cannot be created because {folder} is not writable."
             )
 
-    def _invalid(self) -> SettingsError:
+    def check_editable(self) -> None:
+        """Everything :meth:`edit` needs, checked without writing: the file valid, the folder
+        writable (with room for a new file) and our lock free. One sentence otherwise."""
+        self.check_writable()
+        self.checked_bytes(writing=True)
+        with self._locked():
+            problem = why_not_writable(self.path.parent)
+            if problem:
+                raise self._not_saved(problem)
+
+    def _not_saved(self, problem: str) -> SettingsError:
         return SettingsError(
-            f"The settings file {self.path} is not a valid INI file, so it was not changed; "
-            "fix or remove it and try again."
+            f"The settings file {self.path} could not be saved ({problem}); check that the disk is not full "
+            "and that the folder is writable, then try again."
         )
+
+    def has_leftovers(self) -> bool:
+        """Whether an interrupted save left temporary files beside this file (one listing)."""
+        prefix = f".{self.path.name}{_TEMP_MARK}"
+        try:
+            return any(n.startswith(prefix) or n.startswith(PROBE_PREFIX) for n in os.listdir(self.path.parent))
+        except OSError:
+            return False
+
+    def remove_leftovers(self) -> list[Path]:
+        """Remove what an interrupted save left, if no save is running now (never waits)."""
+        if self.host_settings is not None or not self.has_leftovers():
+            return []
+        lock = qtbinding.FileLock(str(self.path) + ".slicer-ext-manager.lock", STALE_LOCK_MS)
+        if not lock.try_lock(0):
+            return []
+        try:
+            removed = remove_temporary_copies(self.path)
+            return removed + [Path(p) for p in remove_dead_probes(self.path.parent)]
+        finally:
+            lock.unlock()
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Our own lock around a read-modify-write (between processes of this tool)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise self._not_saved(f"its folder cannot be created: {os_error_text(exc)}") from exc
+        lock_path = str(self.path) + ".slicer-ext-manager.lock"
+        lock = qtbinding.FileLock(lock_path, STALE_LOCK_MS)
+        started = time.monotonic()
+        if not lock.poll(LOCK_TIMEOUT_MS):
+            raise self._lock_failure(lock, lock_path, started, "Another slicer-ext-manager is writing")
+        try:
+            yield
+        finally:
+            lock.unlock()
+
+    def _lock_failure(self, lock: qtbinding.FileLock, lock_path: str, started: float, who: str) -> SettingsError:
+        problem = why_not_writable(self.path.parent)
+        if problem or lock.error() != LockError.LOCK_FAILED:
+            return self._not_saved(f"the lock file {lock_path} cannot be created: {problem or 'unknown error'}")
+        waited = time.monotonic() - started
+        return SettingsError(f"{who} {self.path} and did not finish within {waited:.0f} s; "
+                             "close it (or wait for it) and try again.")
 
     @contextmanager
     def edit(self) -> Iterator[SettingsEditor]:
         """Read-modify-write under an inter-process lock; saved when the block ends without error.
 
-        If the block raises, nothing is written.
+        If the block raises, nothing is written. A file that fails the checks of
+        :meth:`checked_bytes` is never written.
         """
         self.check_writable()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock = qtbinding.FileLock(str(self.path) + ".slicer-ext-manager.lock", STALE_LOCK_MS)
-        if not lock.try_lock(LOCK_TIMEOUT_MS):
-            raise SettingsError(
-                f"Another program is writing {self.path} and did not finish within "
-                f"{LOCK_TIMEOUT_MS // 1000} s; close it and try again."
-            )
-        try:
-            qs = self._open()
-            if qtbinding.status(qs) == SettingsStatus.OK:
-                qs.sync()  # pick up changes made by others since Qt's per-process cache was filled
-            if qtbinding.status(qs) == SettingsStatus.FORMAT_ERROR or _has_format_error(self.path):
-                raise self._invalid()
-            editor = SettingsEditor(qs)
+        with self._locked():
+            remove_temporary_copies(self.path)
+            remove_dead_probes(self.path.parent)
+            self.checked_bytes(writing=True)
+            editor = SettingsEditor(self._open(), self.path)
             yield editor
             if not editor.changed:
                 return
-            editor.apply()
-            qs.sync()
-            result = qtbinding.status(qs)
-            if result == SettingsStatus.FORMAT_ERROR:
-                raise self._invalid()  # Qt refuses to save over a file it could not parse: say so
-            if result != SettingsStatus.OK:
-                raise SettingsError(
-                    f"Could not save {self.path} ({result.value}); check that the disk is not full "
-                    "and the file is writable."
-                )
-            del editor, qs
-            if not qtbinding.binding().writes_qt5_escapes:
-                self._qt5_escape_in_place()
-        finally:
-            lock.unlock()
+            if self.host_settings is not None:
+                self._save_host(editor)
+            else:
+                self._save(editor)
 
-    def _qt5_escape_in_place(self) -> None:
-        """Re-escape non-ASCII values for Qt 5 readers (Qt 6 writes UTF-8), under Qt's own
-        lock so a running Slicer cannot interleave a write."""
+    def _save_host(self, editor: SettingsEditor) -> None:
+        """Inside Slicer: the host's own settings object, refreshed, then changed and saved."""
+        qs = self.host_settings
+        qs.sync()
+        if editor.apply(qs):
+            qs.sync()
+        if qtbinding.status(qs) != SettingsStatus.OK:
+            raise self._not_saved(qtbinding.status(qs).value)
+
+    def _save(self, editor: SettingsEditor) -> None:
+        """Under Qt's own lock (the one a running Slicer takes to save): copy the file as it is
+        now, apply the changes to that copy with Qt's writer, then rename it over the file."""
+        qt_lock_path = str(self.path) + ".lock"
+        qt_lock = qtbinding.FileLock(qt_lock_path, STALE_LOCK_MS)
+        started = time.monotonic()
+        if not qt_lock.poll(LOCK_TIMEOUT_MS):
+            raise self._lock_failure(qt_lock, qt_lock_path, started, "Slicer (or another program) is saving")
+        copy = self.path.with_name(f".{self.path.name}{_TEMP_MARK}{uuid.uuid4().hex[:8]}.tmp")
         try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return
-        if raw.isascii():
-            return
-        qt_lock = qtbinding.FileLock(str(self.path) + ".lock", STALE_LOCK_MS)
-        if not qt_lock.try_lock(LOCK_TIMEOUT_MS):
-            return  # the file stays valid UTF-8 for Qt 6; a Qt 5 reader may misread non-ASCII only
-        try:
-            raw = self.path.read_bytes()
-            text = raw.decode("utf-8", errors="surrogateescape")
-            escaped = qt5_escape_ini_text(text)
-            if escaped != text:
-                atomic_write_bytes(self.path, escaped.encode("utf-8", errors="surrogateescape"))
+            raw = self.checked_bytes(writing=True)  # again: Slicer may have saved since the edit began
+            try:
+                if self._write_copy(copy, raw or b"", editor):
+                    os.replace(copy, self.path)
+                    fsync_folder(self.path.parent)
+            except OSError as exc:
+                raise self._not_saved(os_error_text(exc)) from exc
         finally:
             qt_lock.unlock()
+            remove_temporary_copies(self.path)
+
+    def _write_copy(self, copy: Path, raw: bytes, editor: SettingsEditor) -> bool:
+        """Write the changed file to ``copy``; False when nothing changed."""
+        with open(copy, "wb") as fh:
+            fh.write(raw)
+        qs = qtbinding.open_ini(str(copy))
+        if not editor.apply(qs):
+            return False
+        qs.sync()
+        result = qtbinding.status(qs)
+        del qs
+        if result != SettingsStatus.OK:
+            raise self._not_saved(f"Qt reported an {result.value}")
+        data = copy.read_bytes()
+        if not qtbinding.binding().writes_qt5_escapes and not data.isascii():
+            text = data.decode("utf-8", errors="surrogateescape")
+            data = qt5_escape_ini_text(text).encode("utf-8", errors="surrogateescape")
+        if data == raw:
+            return False
+        with open(copy, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        _copy_mode(self.path, copy)
+        return True
+
+
+def _copy_mode(original: Path, copy: Path) -> None:
+    try:
+        os.chmod(copy, os.stat(original).st_mode & 0o7777)
+    except OSError:
+        pass
+
+
+def remove_temporary_copies(path: Path) -> list[Path]:
+    """Remove what an interrupted save of ``path`` left (our copies, and Qt's files beside
+    them). Only called with our lock on ``path`` held, so no save is running."""
+    prefix = f".{path.name}{_TEMP_MARK}"
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        if entry.name.startswith(prefix) and ".tmp" in entry.name:
+            try:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+            except OSError:
+                pass
+    return removed
 
 
 def posix(path: str | os.PathLike[str]) -> str:

@@ -411,11 +411,11 @@ def test_recovery_from_each_crash_point(server_profile, girder_publish, tmp_path
     monkeypatch.setattr(inst.os, "replace", replace)
     monkeypatch.setattr(inst.s4ext, "write", write)
     # The crash must not run the in-process rollback: a kill does not.
-    monkeypatch.setattr(inst.Installer, "_recover_one", lambda self, folder, data: "")
+    monkeypatch.setattr(inst.Installer, "_undo", lambda self, staging, data, cause: None)
     from slicer_ext_manager.metadata import ExtensionMetadata
 
     meta = ExtensionMetadata.from_model_map(s4ext.read(ip / "Tx.s4ext")).replace(revision="2222222")
-    monkeypatch.setattr(inst, "_rmtree", lambda p: None)  # a kill leaves staging behind
+    monkeypatch.setattr(inst, "discard_transaction", lambda p: None)  # a kill leaves staging behind
     with pytest.raises(Crash):
         installer.install_archive(pkg, meta)
     monkeypatch.undo()

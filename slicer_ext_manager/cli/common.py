@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
@@ -150,6 +151,9 @@ def add_context_options(parser: argparse.ArgumentParser, *, suppress: bool = Fal
                    help="abandon a download slower than BYTES per second over --speed-time (default: 1024; 0: never)")
     s.add_argument("--speed-time", type=positive_seconds, metavar="SECONDS",
                    help="how long a download may stay below --speed-limit (default: 60)")
+    s.add_argument("--require-checksum", action="store_true", default=None,
+                   help="refuse packages the server publishes no checksum (sha512) for (default: install them "
+                        "with a warning)")
 
 
 # -- from options to the core ------------------------------------------------------------------------------
@@ -181,7 +185,7 @@ def server_options_from_args(args: argparse.Namespace, **values: Any) -> ServerO
         timeout=(min(timeout, 10.0), timeout) if timeout else DEFAULT_TIMEOUT,
         deadline=timeout if timeout else DEFAULT_DEADLINE,
         speed_limit=getattr(args, "speed_limit", None), speed_time=getattr(args, "speed_time", None),
-        verify=not insecure, **values,
+        require_checksum=getattr(args, "require_checksum", None) or None, verify=not insecure, **values,
     )
 
 
@@ -204,10 +208,47 @@ def _quiet_stdout() -> None:
         pass
 
 
+class _WarningPrinter(logging.Handler):
+    """The core's warnings (skipped invalid entries, recovered interrupted changes) as
+    ``slicer-ext-manager: warning: ...`` lines on stderr, each once per command."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.seen: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed log call must never break the command
+            return
+        if message not in self.seen:
+            self.seen.add(message)
+            warn(message)
+
+
+def _core_warnings() -> logging.Handler:
+    core = logging.getLogger("slicer_ext_manager")
+    handler = _WarningPrinter()
+    core.addHandler(handler)
+    core.propagate = False
+    return handler
+
+
 def run_command(func: Command, args: argparse.Namespace) -> int:
     """Run one command: every failure is one sentence on stderr and exit 1."""
     from ..errors import ExtensionManagerError
 
+    core = logging.getLogger("slicer_ext_manager")
+    propagate = core.propagate
+    handler = _core_warnings()
+    try:
+        return _run(func, args, ExtensionManagerError)
+    finally:
+        core.removeHandler(handler)
+        core.propagate = propagate
+
+
+def _run(func: Command, args: argparse.Namespace, expected: type[Exception]) -> int:
     try:
         code = int(func(args) or EXIT_OK)
         sys.stdout.flush()
@@ -215,17 +256,21 @@ def run_command(func: Command, args: argparse.Namespace) -> int:
     except BrokenPipeError:
         _quiet_stdout()
         return EXIT_FAILURE
-    except ExtensionManagerError as exc:
+    except expected as exc:
         say(str(exc))
         return EXIT_FAILURE
     except KeyboardInterrupt:
         say("interrupted.")
         return 130
     except OSError as exc:
-        what = exc.strerror or str(exc)
+        from ..fileutil import os_error_text
+
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
-        say(f"a file operation failed: {what}{where}; check that the path exists, is writable and that the "
-            "disk is not full, then try again.")
+        say(f"a file operation failed: {os_error_text(exc)}{where}; check that the path exists, is writable and "
+            "that the disk is not full, then try again.")
+        return EXIT_FAILURE
+    except (RecursionError, MemoryError) as exc:
+        say(f"the command stopped: its input is too deeply nested or too large to process ({type(exc).__name__}).")
         return EXIT_FAILURE
 
 
