@@ -282,7 +282,8 @@ class SettingsFile:
         if problem or lock.error() != LockError.LOCK_FAILED:
             return self._not_saved(f"the lock file {lock_path} cannot be created: {problem or 'unknown error'}")
         waited = time.monotonic() - started
-        return SettingsError(f"{who} {self.path} and did not finish within {waited:.0f} s; "
+        shown = f"{waited:.0f}" if waited >= 10 else f"{waited:.1f}"
+        return SettingsError(f"{who} {self.path} and did not finish within {shown} s; "
                              "close it (or wait for it) and try again.")
 
     @contextmanager

@@ -198,7 +198,7 @@ def test_the_settings_lock_is_honoured_across_bindings(run, tmp_path, holder, ot
     try:
         assert proc.stdout.readline().strip() == "locked"
         blocked = run(other, "try-edit", str(path), "300", "blocked")
-        assert "Another program is writing" in blocked["error"]
+        assert "Another slicer-ext-manager is writing" in blocked["error"]
         assert "Cross/Value" not in path.read_text()
         proc.stdin.write("\n")
         proc.stdin.flush()
