@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.server
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -123,3 +124,26 @@ def test_discard_partial_downloads(tmp_path, make_profile):
     assert manager.discard_partial_downloads(["Foo", "Other"]) == ["Foo"]
     assert [p.name for p in root.iterdir()] == ["Foo-Bar.def"]
     assert manager.discard_partial_downloads(["Foo-Bar"]) == ["Foo-Bar"] and not root.exists()
+
+
+def test_a_demo_that_fails_to_start_leaves_no_profile(tmp_path, monkeypatch):
+    """#17.13 (localserver/demo.py): the temporary profile goes when preparing the demo fails."""
+    import tempfile
+
+    from slicer_ext_manager.localserver import demo
+
+    made = []
+    real = tempfile.mkdtemp
+
+    def mkdtemp(*args, **kwargs):
+        made.append(real(*args, dir=tmp_path, **{k: v for k, v in kwargs.items() if k != "dir"}))
+        return made[-1]
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(demo.tempfile, "mkdtemp", mkdtemp)
+    monkeypatch.setattr(demo, "write_profile", broken)
+    with pytest.raises(OSError):
+        demo.prepare_demo(tmp_path / "work", preinstall=False)
+    assert made and not any(Path(p).exists() for p in made)

@@ -632,6 +632,7 @@ def prepare_demo(
 
     catalog_dir, generated = generate_catalog(workdir)
     server = PackageServer(catalog_dir, host=host, port=port, app_id=DEFAULT_APP_ID).start()
+    root: Path | None = None
     try:
         root = Path(profile_dir) if profile_dir else Path(tempfile.mkdtemp(prefix="slicer-ext-manager-demo-"))
         settings_dir = root / "slicer.org"
@@ -649,4 +650,6 @@ def prepare_demo(
         return env
     except BaseException:
         server.stop()
+        if root is not None and profile_dir is None:  # a demo that did not start leaves no profile behind
+            shutil.rmtree(root, ignore_errors=True)
         raise
