@@ -124,7 +124,8 @@ class Prefetcher:
         return slot
 
     def claim(self, meta: ExtensionMetadata, ctx: JobContext, resumable: bool = False) -> _Slot:
-        slot = self.start(meta, ahead=False, resumable=resumable)
+        # The keyword only when set: subclasses (benchmarks' what-ifs) override start(meta, ahead).
+        slot = self.start(meta, ahead=False, **({"resumable": True} if resumable else {}))
         assert slot is not None
         slot.ctx = ctx
         slot.claimed = True
@@ -195,7 +196,8 @@ class JobFactory:
         if prefetch is not None:
             slot = prefetch.claim(meta, ctx, resumable)
             if next_meta is not None:
-                prefetch.start(next_meta, resumable=resumable)  # overlaps with this package's verify/extract
+                # Overlaps with this package's verify/extract.
+                prefetch.start(next_meta, **({"resumable": True} if resumable else {}))
             try:
                 return slot.staging, slot.wait()
             except BaseException:

@@ -147,3 +147,18 @@ def test_a_demo_that_fails_to_start_leaves_no_profile(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         demo.prepare_demo(tmp_path / "work", preinstall=False)
     assert made and not any(Path(p).exists() for p in made)
+
+
+def test_a_fresh_cached_catalog_is_read_once(make_profile, monkeypatch):
+    """The dialog shows the cache at once and then asks for the catalog: one file read."""
+    from slicer_ext_manager.cache import MetadataCache
+
+    ctx = make_profile()
+    manager = ExtensionsManager(ctx)
+    MetadataCache(ctx).save({"A": _meta("A")}, key=manager.catalog_service.key)
+    loads = []
+    real = MetadataCache.load
+    monkeypatch.setattr(MetadataCache, "load", lambda self, key=None: loads.append(key) or real(self, key))
+    first = manager.cached_catalog()
+    assert first is not None and first.from_cache and "A" in first.extensions
+    assert manager.catalog() is first and len(loads) == 1  # fresh: no second read, no request

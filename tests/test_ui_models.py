@@ -4,7 +4,7 @@ engine (the core matcher, narrowing, one pass per keystroke), and the delegates.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QStringListModel, Qt
 from PySide6.QtGui import QColor, QImage, QPalette
 from PySide6.QtWidgets import QListView, QStyleOptionViewItem
 
@@ -135,23 +135,43 @@ def test_extension_model_and_proxy_pass_the_model_tester(qtmodeltester, qtbot, t
 
 
 def test_proxy_reads_the_source_only_through_its_roles(qtbot):
-    class Source(ExtensionListModel):
-        seen: list[int] = []
+    """The filter reads the search text and category roles (row by row from any model, in one
+    call from ours), and nothing at all while the user types."""
+    seen: list[int] = []
 
+    class Source(ExtensionListModel):
         def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-            Source.seen.append(role)
+            seen.append(role)
             return super().data(index, role)
+
+        def column(self, role):
+            seen.append(role)
+            return super().column(role)
 
     source = Source()
     source.set_rows(build_rows(big_state(20), CatalogStatus.LOADED)[0])
     proxy = ExtensionFilterProxy()
-    Source.seen = []
     proxy.setSourceModel(source)
-    assert set(Source.seen) == {SEARCH_TEXT_ROLE, CATEGORY_ROLE}  # no getattr into the rows
-    Source.seen = []
+    assert set(seen) == {SEARCH_TEXT_ROLE, CATEGORY_ROLE}  # no getattr into the rows
+    seen.clear()
     for text in ("r", "re", "reg", "regi", ""):  # keystrokes never read the source
         proxy.set_text(text)
-    assert Source.seen == []
+    assert seen == []
+
+    class Plain(QStringListModel):  # any model: the roles are read row by row
+        def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+            seen.append(role)
+            return {SEARCH_TEXT_ROLE: "alpha beta", CATEGORY_ROLE: "C"}.get(role)
+
+        def find(self, name):
+            return -1
+
+    plain = Plain(["a", "b"])
+    other = ExtensionFilterProxy()
+    other.setSourceModel(plain)
+    assert set(seen) == {SEARCH_TEXT_ROLE, CATEGORY_ROLE} and other.rowCount() == 2
+    other.set_text("gamma")
+    assert other.rowCount() == 0
 
 
 def test_headers_follow_their_section(qtbot):

@@ -66,14 +66,16 @@ def test_details_follow_the_selection_after_filtering(qtbot, repo, make_profile,
     widget = make_widget(manager_for(make_profile(repo.url, repo.server.app_id)))
     tab = widget.search_tab
     tab.select_names(["Gamma"], "Gamma")
-    assert "Gamma tools." in tab.details.toHtml()
+    qtbot.waitUntil(lambda: "Gamma tools." in tab.details.toPlainText(), timeout=3000)
     widget.search_box.setText("alpha")
     qtbot.waitUntil(lambda: names(tab) == ["Alpha"], timeout=3000)
     assert tab.selected_names() == ["Alpha"]  # the shown row, not the filtered-out one
-    assert "Alpha tools." in tab.details.toHtml() and "Gamma" not in tab.details.toHtml()
+    qtbot.waitUntil(lambda: "Alpha tools." in tab.details.toPlainText(), timeout=3000)
+    assert "Gamma" not in tab.details.toPlainText()
     widget.search_box.setText("nothing matches")
     qtbot.waitUntil(lambda: tab.proxy.rowCount() == 0, timeout=3000)
-    assert tab.details.row is None and "Alpha" not in tab.details.toPlainText()
+    qtbot.waitUntil(lambda: tab.details.row is None, timeout=3000)
+    assert "Alpha" not in tab.details.toPlainText()
 
 
 def test_details_dependency_tree_screenshots_and_bookmark(qtbot, repo, make_profile, make_widget, tmp_path):
@@ -93,6 +95,7 @@ def test_details_dependency_tree_screenshots_and_bookmark(qtbot, repo, make_prof
     widget = make_widget(manager_for(ctx))
     tab = widget.search_tab
     tab.select_names(["Top"], "Top")
+    qtbot.waitUntil(lambda: tab.details.row is not None and tab.details.row.name == "Top", timeout=3000)
     text = tab.details.toPlainText()
     assert "Middle — not installed — installed with it" in text
     assert "Leaf — installed" in text  # the dependency's own dependency, nested

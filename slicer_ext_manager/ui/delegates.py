@@ -8,8 +8,10 @@ so a repaint asks the model very little.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QIcon, QPainter, QPalette, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QIcon, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (
     QApplication,
     QStyle,
@@ -140,13 +142,40 @@ def draw_badge(painter: QPainter, x: int, y: int, height: int, text: str, color:
     return width
 
 
+class _PixmapCache:
+    """Rendered rows by key, least recently used first out, bounded in bytes."""
+
+    def __init__(self, limit_bytes: int = 24 * 1024 * 1024):
+        self.limit = limit_bytes
+        self._items: OrderedDict[tuple, tuple[object, QPixmap]] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, key: tuple, owner: object) -> QPixmap | None:
+        found = self._items.get(key)
+        if found is None or found[0] is not owner:  # the key holds an id(): check it is the same row
+            return None
+        self._items.move_to_end(key)
+        return found[1]
+
+    def put(self, key: tuple, owner: object, pixmap: QPixmap) -> None:
+        size = pixmap.width() * pixmap.height() * 4
+        self._items[key] = (owner, pixmap)
+        self._bytes += size
+        while self._bytes > self.limit and len(self._items) > 1:
+            _key, (_owner, old) = self._items.popitem(last=False)
+            self._bytes -= old.width() * old.height() * 4
+
+
 class ExtensionDelegate(QStyledItemDelegate):
     """Icon, bold name (a star when bookmarked, a "Disabled" badge), category at the right,
-    one description line and the state line; section headers as titles."""
+    one description line and the state line; section headers as titles. A row is drawn
+    once into a pixmap and reused while it does not change (typing in the search box
+    shows the same rows again and again)."""
 
     def __init__(self, parent: QWidget | None = None, icon_size: int = 48):
         super().__init__(parent)
         self.icon_size = icon_size
+        self._cache = _PixmapCache()
 
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:  # noqa: N802 (Qt name)
         fm = QFontMetrics(option.font)
@@ -164,13 +193,33 @@ class ExtensionDelegate(QStyledItemDelegate):
             return
         if not isinstance(row, ExtensionRow):
             return super().paint(painter, option, index)
-        painter.save()
         draw_background(option, painter)
+        icon = index.data(Qt.ItemDataRole.DecorationRole)
+        state_text = index.data(STATE_TEXT_ROLE) or row.state_text
         kind = index.data(STATE_KIND_ROLE) or row.kind.value
+        ratio = painter.device().devicePixelRatioF() if painter.device() is not None else 1.0
+        size = option.rect.size()
+        key = (id(row), state_text, kind, size.width(), size.height(), ratio, option.state.value,
+               option.palette.cacheKey(), icon.cacheKey() if isinstance(icon, QIcon) else 0)
+        pixmap = self._cache.get(key, row)
+        if pixmap is None:
+            pixmap = QPixmap(size * ratio)
+            pixmap.setDevicePixelRatio(ratio)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            local = QStyleOptionViewItem(option)
+            local.rect = QRect(0, 0, size.width(), size.height())
+            canvas = QPainter(pixmap)
+            self._paint_row(canvas, local, row, icon, kind, state_text)
+            canvas.end()
+            self._cache.put(key, row, pixmap)
+        painter.drawPixmap(option.rect.topLeft(), pixmap)
+        draw_focus(option, painter)
+
+    def _paint_row(self, painter: QPainter, option: QStyleOptionViewItem, row: ExtensionRow, icon: object,
+                   kind: str, state_text: str) -> None:
         dimmed = row.kind.dimmed and kind == row.kind.value
         text, secondary = colors(option, dimmed=dimmed)
         rect = option.rect.adjusted(_PAD, _PAD, -_PAD, -_PAD)
-        icon = index.data(Qt.ItemDataRole.DecorationRole)
         icon_rect = QRect(rect.left(), rect.top() + (rect.height() - self.icon_size) // 2, self.icon_size,
                           self.icon_size)
         if isinstance(icon, QIcon):
@@ -179,10 +228,7 @@ class ExtensionDelegate(QStyledItemDelegate):
         x = icon_rect.right() + _PAD + 4
         width = rect.right() - x
         if width > 10:
-            self._paint_text(painter, option, row, x, width, rect, text, secondary, kind,
-                             index.data(STATE_TEXT_ROLE) or row.state_text)
-        draw_focus(option, painter)
-        painter.restore()
+            self._paint_text(painter, option, row, x, width, rect, text, secondary, kind, state_text)
 
     def _paint_text(self, painter: QPainter, option: QStyleOptionViewItem, row: ExtensionRow, x: int, width: int,
                     rect: QRect, text: QColor, secondary: QColor, kind: str, state_text: str) -> None:

@@ -131,6 +131,7 @@ class DetailsPane(QTextBrowser):
         self._icons = icons
         self._images = images
         self._row: ExtensionRow | None = None
+        self._state_text = ""
         self._render: Callable[[], str] | None = None
         self._shots: dict[str, str] = {}  # URL -> resource name ("" = failed), this session
         images.loaded.connect(self._on_image)
@@ -141,12 +142,16 @@ class DetailsPane(QTextBrowser):
     def row(self) -> ExtensionRow | None:
         return self._row
 
+    def showing(self, row: ExtensionRow, state_text: str) -> bool:
+        """This very row (same state) is shown already."""
+        return self._row is row and self._state_text == state_text
+
     def show_placeholder(self, text: str) -> None:
-        self._row, self._render = None, None
+        self._row, self._render, self._state_text = None, None, ""
         self.setHtml(f"<p style='color:gray'>{html.escape(text)}</p>" if text else "")
 
     def show_row(self, row: ExtensionRow, app_revision: str, lookup: Lookup, state_text: str = "") -> None:
-        self._row = row
+        self._row, self._state_text = row, state_text
         self._render = lambda: details_html(row, app_revision, lookup=lookup, icon_url=ICON_URL,
                                             screenshots=self._shots, state_text=state_text)
         px = int(SCREENSHOT_WIDTH * max(1.0, device_ratio()))

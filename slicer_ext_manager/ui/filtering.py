@@ -147,6 +147,8 @@ class ExtensionFilterProxy(QStringListModel):
 
     def _read_source(self) -> tuple[list[str | None], list[str]]:
         src = self._source
+        if hasattr(src, "column"):  # the whole role column in one call (models of this package)
+            return list(src.column(SEARCH_TEXT_ROLE)), [c or "" for c in src.column(CATEGORY_ROLE)]
         texts: list[str | None] = []
         categories: list[str] = []
         for row in range(src.rowCount()):

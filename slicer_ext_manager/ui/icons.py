@@ -32,14 +32,14 @@ DEFAULT_EXTENSION_ICON_FILE = "extension-default.svg"
 ICON_SIZE = 64
 
 
-def _resource_dirs() -> list[Path]:
-    here = Path(__file__).resolve()
-    return [here.parent.parent / "resources", here.parents[2] / "resources"]
+# Computed at import (no file-system call while the window is shown).
+_HERE = Path(__file__).absolute()
+_RESOURCE_DIRS = (_HERE.parent.parent / "resources", _HERE.parents[2] / "resources")
 
 
 def resource_path(name: str) -> Path | None:
     """A file of the icon resources (package ``resources/`` or the source tree's), or None."""
-    for folder in _resource_dirs():
+    for folder in _RESOURCE_DIRS:
         candidate = folder / name
         if candidate.is_file():
             return candidate

@@ -21,6 +21,9 @@ from .roles import (
 from .rows import ExtensionRow, ListRow, RowState
 
 Index = QModelIndex | QPersistentModelIndex
+#: Roles that change with a row's state; the search text and the category are not among them.
+VIEW_ROLES = (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole,
+              Qt.ItemDataRole.AccessibleTextRole, ROW_ROLE, STATE_TEXT_ROLE, STATE_KIND_ROLE, DESCRIPTION_ROLE)
 
 
 @dataclass(frozen=True)
@@ -127,22 +130,47 @@ class ExtensionListModel(QAbstractListModel):
 
     def set_rows(self, rows: Sequence[ListRow]) -> None:
         rows = list(rows)
+        if len(rows) == len(self._rows) and all(a.name == b.name and a.is_header == b.is_header
+                                                for a, b in zip(rows, self._rows)):
+            self._update_rows(rows)  # same rows: no reset (selection and scroll stay)
+            return
+        self.beginResetModel()
+        self._rows, self._by_icon = rows, self._icon_index(rows)
+        self._index = {r.name: i for i, r in enumerate(rows) if not r.is_header}
+        self.endResetModel()
+
+    @staticmethod
+    def _icon_index(rows: Sequence[ListRow]) -> dict[str, list[int]]:
         by_icon: dict[str, list[int]] = {}
         for i, r in enumerate(rows):
             if isinstance(r, ExtensionRow):
-                for key in {r.icon_file, r.iconurl} - {""}:
-                    by_icon.setdefault(key, []).append(i)
-        if [(r.is_header, r.name) for r in rows] == [(r.is_header, r.name) for r in self._rows]:
-            # Same rows: no reset (selection and scroll stay). Not compared field by field:
-            # that costs more than repainting the visible rows.
-            self._rows, self._by_icon = rows, by_icon
-            if rows:
-                self.dataChanged.emit(self.index(0, 0), self.index(len(rows) - 1, 0))
+                for key in (r.icon_file, r.iconurl):
+                    if key:
+                        by_icon.setdefault(key, []).append(i)
+        return by_icon
+
+    def _update_rows(self, rows: list[ListRow]) -> None:
+        """Rows that are new objects changed (the service gives back unchanged ones)."""
+        changed = [i for i, (a, b) in enumerate(zip(self._rows, rows)) if a is not b]
+        if not changed:
             return
-        self.beginResetModel()
-        self._rows, self._by_icon = rows, by_icon
-        self._index = {r.name: i for i, r in enumerate(rows) if not r.is_header}
-        self.endResetModel()
+        texts = any(self._rows[i].search_text != rows[i].search_text or self._rows[i].category != rows[i].category
+                    for i in changed)
+        self._rows, self._by_icon = rows, self._icon_index(rows)
+        roles = [] if texts else list(VIEW_ROLES)
+        if len(changed) > 32:
+            self.dataChanged.emit(self.index(changed[0], 0), self.index(changed[-1], 0), roles)
+            return
+        for i in changed:
+            self.dataChanged.emit(self.index(i, 0), self.index(i, 0), roles)
+
+    def column(self, role: int) -> list[Any]:
+        """The value of ``role`` for every row, in one call (what the filter proxy reads)."""
+        if role == SEARCH_TEXT_ROLE:
+            return [r.search_text for r in self._rows]
+        if role == CATEGORY_ROLE:
+            return [r.category for r in self._rows]
+        return [self.data(self.index(i, 0), role) for i in range(len(self._rows))]
 
     def activity(self, name: str) -> Activity | None:
         return self._activity.get(name)

@@ -109,6 +109,11 @@ class RestoreModel(QAbstractListModel):
         self._checked = [c.selectable and kept.get(c.name, c.selected) for c in candidates]
         self.endResetModel()
 
+    def column(self, role: int) -> list[Any]:
+        """The value of ``role`` for every row, in one call (what the filter proxy reads)."""
+        getter = _RESTORE_ROLES.get(role)
+        return [getter(r) if getter is not None else None for r in self._rows]
+
     def row_at(self, row: int) -> RestoreRow | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None
 

@@ -219,19 +219,46 @@ INSTALLED_SECTION = "installed"
 BOOKMARKED_SECTION = "bookmarked"
 
 
-def build_rows(state: ProfileState, catalog: CatalogStatus) -> tuple[tuple[ExtensionRow, ...], tuple[ListRow, ...]]:
+class RowMaker:
+    """Makes rows, giving back the previous row object of an extension whose state and text
+    did not change: the lists then repaint only what changed (the views compare objects)."""
+
+    def __init__(self) -> None:
+        self._previous: dict[str, ExtensionRow] = {}
+        self._made: dict[str, ExtensionRow] = {}
+
+    def row(self, s: ExtensionState, app_revision: str, catalog: CatalogStatus) -> ExtensionRow:
+        made = self._made.get(s.name)
+        if made is not None:
+            return made
+        old = self._previous.get(s.name)
+        if old is not None and old.state == s and describe(s, app_revision, catalog) == (old.kind, old.state_text):
+            row = old
+        else:
+            row = ExtensionRow.of(s, app_revision, catalog)
+        self._made[s.name] = row
+        return row
+
+    def done(self) -> None:
+        self._previous, self._made = self._made, {}
+
+
+def build_rows(state: ProfileState, catalog: CatalogStatus, maker: RowMaker | None = None,
+               ) -> tuple[tuple[ExtensionRow, ...], tuple[ListRow, ...]]:
     """(Search rows: the catalog by name; Installed rows: a section of the installed
     extensions, updates first, and one of the bookmarks not installed). Worker thread."""
     rev = state.revision
-    search = tuple(ExtensionRow.of(s, rev, catalog) for s in state.catalog)
+    maker = maker or RowMaker()
+    search = tuple(maker.row(s, rev, catalog) for s in state.catalog)
     installed = sorted(state.installed, key=lambda s: (0 if s.update_available and not s.scheduled_update else 1,
                                                        s.name.lower()))
     rows: list[ListRow] = []
     if installed:
         rows.append(HeaderRow(f"Installed ({len(installed)})", INSTALLED_SECTION))
-        rows += [ExtensionRow.of(s, rev, catalog) for s in installed]
+        rows += [maker.row(s, rev, catalog) for s in installed]
     bookmarks = state.bookmarked_not_installed
     if bookmarks:
         rows.append(HeaderRow(f"Bookmarked, not installed ({len(bookmarks)})", BOOKMARKED_SECTION))
-        rows += [ExtensionRow.of(s, rev, catalog) for s in bookmarks]
+        rows += [maker.row(s, rev, catalog) for s in bookmarks]
+    maker.done()
     return search, tuple(rows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from PySide6.QtCore import QPoint, QSize, Qt, QUrl, Signal
+from PySide6.QtCore import QPoint, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -59,6 +59,10 @@ class SearchTab(QWidget):
         self.model = ExtensionListModel(icons, self)
         self.proxy = ExtensionFilterProxy(self)
         self.proxy.setSourceModel(self.model)
+        self._details_timer = QTimer(self)
+        self._details_timer.setSingleShot(True)
+        self._details_timer.setInterval(0)
+        self._details_timer.timeout.connect(self._show_details)
         self._build(icons, images)
         self.memory = SelectionMemory(self.view, self.proxy)
         self.memory.watch_source(self.model)
@@ -248,15 +252,21 @@ class SearchTab(QWidget):
         return ""
 
     def _selection_changed(self, *args) -> None:
+        # Coalesced and after the event at hand: a new list and its details are not drawn in
+        # the same turn of the event loop (a shorter stall), and a burst costs one render.
+        self._details_timer.start()
+        self.refresh_buttons()
+
+    def _show_details(self) -> None:
         rows = self.selected_rows()
         current = self.current_row() or (rows[0] if rows else None)
         if current is None:
             self.details.show_placeholder("Select an extension to see its description, homepage, contributors, "
                                           "dependencies and screenshots." if self.proxy.rowCount() else "")
         else:
-            index = self.proxy.index_of(current.name)
-            self.details.show_row(current, self._app_revision, self._lookup, index.data(STATE_TEXT_ROLE) or "")
-        self.refresh_buttons()
+            state_text = self.proxy.index_of(current.name).data(STATE_TEXT_ROLE) or ""
+            if not self.details.showing(current, state_text):  # typing keeps the same one: no re-render
+                self.details.show_row(current, self._app_revision, self._lookup, state_text)
 
     def refresh_buttons(self) -> None:
         rows = self.selected_rows()

@@ -11,6 +11,7 @@ listener re-emits every :class:`~slicer_ext_manager.queue.QueueEvent` as a Qt si
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import itertools
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from ..catalog import Catalog
 from ..errors import ExtensionManagerError
 from ..queue import EventKind, InstallQueue, Job, JobResult, QueueEvent
 from ..state import Option, ProfileState
-from .rows import CatalogStatus, ExtensionRow, ListRow, build_rows
+from .rows import CatalogStatus, ExtensionRow, ListRow, RowMaker, build_rows
 from .threads import WorkerThread, error_sentence, wait_until
 
 __all__ = ["Batch", "BatchKind", "ExtensionsService", "ViewData"]
@@ -70,12 +71,13 @@ class ViewData:
         return ""
 
 
-def build_view(manager: Any, catalog: Catalog | None, error: str, loading: bool) -> ViewData:
+def build_view(manager: Any, catalog: Catalog | None, error: str, loading: bool,
+               maker: RowMaker | None = None) -> ViewData:
     """The view of the profile now (reads thread)."""
     state = manager.state(catalog)
     status = (CatalogStatus.LOADED if catalog is not None else
               CatalogStatus.LOADING if loading else CatalogStatus.UNAVAILABLE)
-    search, installed = build_rows(state, status)
+    search, installed = build_rows(state, status, maker)
     return ViewData(state, catalog, error, loading, search, installed)
 
 
@@ -140,6 +142,8 @@ class ExtensionsService(QObject):
         # Owned by the reads thread once loading starts (only read and written there).
         self._catalog: Catalog | None = None
         self._catalog_error = ""
+        self._rows = RowMaker()
+        self._built: ViewData | None = None  # the last view made (reads thread)
         self._view: ViewData | None = None
         self._batches: list[Batch] = []
         self._ops_running = 0
@@ -182,12 +186,17 @@ class ExtensionsService(QObject):
 
     # -- loading --------------------------------------------------------------------------------------
 
+    def _build(self, loading: bool) -> ViewData:
+        self._built = build_view(self._manager, self._catalog, self._catalog_error, loading, self._rows)
+        return self._built
+
     def _cached_view(self) -> ViewData:
         if self._catalog is None:
             self._catalog = self._manager.cached_catalog()
-        return build_view(self._manager, self._catalog, self._catalog_error, True)
+        return self._build(True)
 
     def _fetched_view(self, refresh: bool) -> ViewData:
+        before, built = self._catalog, self._built
         try:
             self._catalog = self._manager.catalog(refresh=refresh)
             self._catalog_error = ""
@@ -195,10 +204,14 @@ class ExtensionsService(QObject):
             self._catalog_error = str(exc)
             if self._catalog is None:
                 self._catalog = self._manager.cached_catalog()
-        return build_view(self._manager, self._catalog, self._catalog_error, False)
+        if built is not None and self._catalog is before and before is not None and not self._catalog_error:
+            # The fresh cache shown a moment ago is the catalog: nothing to build again.
+            self._built = dataclasses.replace(built, loading=False)
+            return self._built
+        return self._build(False)
 
     def _state_view(self) -> ViewData:
-        return build_view(self._manager, self._catalog, self._catalog_error, self._loading > 0)
+        return self._build(self._loading > 0)
 
     def load(self, *, refresh: bool = False) -> None:
         """Show the cached catalog at once, then the catalog from the server (or the fresh
@@ -397,7 +410,7 @@ class ExtensionsService(QObject):
 
     def _catalog_reset(self) -> None:
         def clear() -> None:  # in the reads thread, which owns the catalog
-            self._catalog, self._catalog_error = None, ""
+            self._catalog, self._catalog_error, self._built = None, "", None
 
         self.reads.submit(clear)
 
