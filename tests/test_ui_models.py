@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QStringListModel, Qt
 from PySide6.QtGui import QColor, QImage, QPalette
-from PySide6.QtWidgets import QListView, QStyleOptionViewItem
+from PySide6.QtWidgets import QListView, QStyle, QStyleOptionViewItem
 
 from slicer_ext_manager import catalog as core_catalog
 from slicer_ext_manager.metadata import ExtensionMetadata
@@ -275,12 +275,17 @@ def test_restore_check_boxes_are_visible_on_a_dark_palette(qtbot):
     model = RestoreModel()
     model.set_plan(plan_restore({"32448": ["A"]}, [], [], {"A": meta("A")}, REV, "linux", "amd64"))
     model.set_all(False)  # an empty box: only its outline shows
-    view = _view(qtbot, model, RestoreDelegate(), dark)
+    delegate = RestoreDelegate()
+    view = _view(qtbot, model, delegate, dark)
     view.selectionModel().clearSelection()
     image: QImage = view.viewport().grab().toImage()
-    rect = view.visualRect(model.index(0, 0))
-    # The box's outline is drawn in the text colour: some pixel at the left is bright.
+    option = QStyleOptionViewItem()
+    option.initFrom(view)
+    option.rect = view.visualRect(model.index(0, 0))
+    delegate.initStyleOption(option, model.index(0, 0))
+    box = view.style().subElementRect(QStyle.SubElement.SE_ItemViewItemCheckIndicator, option, view)
+    # Inside the check box's own rectangle, its outline is drawn in the text colour.
     brightest = max(QColor(image.pixel(x, y)).lightness()
-                    for x in range(rect.left(), rect.left() + 40) for y in range(rect.top(), rect.bottom()))
+                    for x in range(box.left(), box.right() + 1) for y in range(box.top(), box.bottom() + 1))
     assert brightest > 150
     assert QModelIndex  # keep import used
