@@ -68,11 +68,16 @@ def test_opening_with_an_update_scheduled_enables_restart(qtbot, repo, make_prof
     assert manager_for(ctx).install(["Ext"]).ok
     with ctx.revision_settings.edit() as e:
         e.set_variant_map("Extensions/ScheduledForUpdate", {"Ext": str(tmp_path / "Ext.tar.gz")})
-    dialog = ExtensionsManagerDialog(manager_for(ctx), icon_cache_dir=tmp_path / "icons")
+    restarts = []
+    dialog = ExtensionsManagerDialog(manager_for(ctx), icon_cache_dir=tmp_path / "icons",
+                                     restart_callback=lambda: restarts.append(True))
     qtbot.addWidget(dialog)
     dialog.show()
     wait_loaded(qtbot, dialog)
     assert dialog.restart_button.isEnabled() and dialog.restart_label.isVisible()
+    dialog.widget.search_box.setFocus()
+    qtbot.keyClick(dialog.widget.search_box, Qt.Key.Key_Return)  # Enter in the search box: not Restart
+    assert restarts == [] and dialog.isVisible()
     dialog.widget.shutdown()
 
 

@@ -645,7 +645,8 @@ def prepare_demo(
                               keep_profile=profile_dir is not None)
         env.warnings.extend(server.index.warnings)
         if preinstall and PREINSTALLED:
-            report = manager.install(list(PREINSTALLED))
+            # As an earlier session: the demo's Slicer loaded them (no restart is pending).
+            report = ExtensionsManager(context).install(list(PREINSTALLED))
             env.warnings.extend(f"{r.name}: {r.message}" for r in report.failed)
         return env
     except BaseException:

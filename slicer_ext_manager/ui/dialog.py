@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QGuiApplication, QKeyEvent, QPalette
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from .icons import app_icon
 from .widget import TAB_NAMES, ExtensionsManagerWidget
@@ -65,6 +65,7 @@ class ExtensionsManagerDialog(QDialog):
         self.restart_button.setToolTip("Restart Slicer to use the changes")
         self.restart_button.setEnabled(False)
         self.restart_button.setAutoDefault(False)
+        self.restart_button.setDefault(False)
         self.close_button = self.button_box.addButton(QDialogButtonBox.StandardButton.Close)
         self.close_button.setAutoDefault(False)
         self.button_box.accepted.connect(self.restart)
@@ -121,6 +122,13 @@ class ExtensionsManagerDialog(QDialog):
 
     def accept(self) -> None:
         self.restart()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt name)
+        # Enter in the search box or a list must never press Restart (QDialog's default button).
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not isinstance(self.focusWidget(), QPushButton):
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def reject(self) -> None:
         """Close, Escape and the window's close button: ask when work is running."""

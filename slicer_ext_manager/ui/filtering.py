@@ -302,7 +302,7 @@ def select(view: QAbstractItemView, proxy: ExtensionFilterProxy, names: Sequence
         sm.select(index, QItemSelectionModel.SelectionFlag.Select)
     focus = next((i for i in indexes if i.data() == current), indexes[0])
     sm.setCurrentIndex(focus, QItemSelectionModel.SelectionFlag.NoUpdate)
-    above = proxy.index(focus.row() - 1, 0)
-    if above.isValid() and not proxy.flags(above) & Qt.ItemFlag.ItemIsSelectable:
-        view.scrollTo(above)  # keep the section's title in sight
-    view.scrollTo(focus)
+    if all(not proxy.flags(proxy.index(r, 0)) & Qt.ItemFlag.ItemIsSelectable for r in range(focus.row())):
+        view.scrollToTop()  # the first row: keep its section's title in sight
+    else:
+        view.scrollTo(focus)
