@@ -155,7 +155,7 @@ class SlicerPackagesClient:
                 message = str(body.get("message") or "")[:300]
         except (ValueError, RecursionError):
             pass
-        detail = f": {message}" if message else ""
+        detail = f": {message.rstrip('.')}" if message else ""  # the sentence ends with one full stop
         return HTTPStatusError(
             f"The extensions server {host_of(response.url)} answered {response.status_code} "
             f"{response.reason or 'error'} for {path}{detail}.", response.status_code, message)

@@ -104,7 +104,7 @@ def test_closing_while_running_waits_or_cancels_cleanly(qtbot, repo, make_profil
     widget.install_tab.view.setFocus()
     qtbot.keyClick(widget.install_tab.view, Qt.Key.Key_Escape)  # Esc closes, asking first
     assert asked == [["install Slow extension"]] and dialog.isVisible() and widget.busy  # "Wait"
-    threads = [widget.service.ops._thread, widget.service.reads._thread]  # noqa: SLF001 - checked after close
+    threads = [widget.service.ops.qthread, widget.service.reads.qthread]
     dialog.close()  # "Cancel": cancels, waits for the worker, closes
     assert len(asked) == 2 and not dialog.isVisible() and not widget.busy
     assert widget.install_tab.item("Slow").state == ItemState.CANCELLED

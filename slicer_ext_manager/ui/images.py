@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QSize, Qt, QUrl, Signal, Slot
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QImage, QImageReader
 
 from ..errors import ExtensionManagerError
@@ -87,9 +87,6 @@ class ImageLoader(QObject):
     @property
     def pending(self) -> int:
         return len(self._pending)
-
-    def is_pending(self, key: str) -> bool:
-        return key in self._pending
 
     def set_fetch(self, fetch: Fetch | None) -> None:
         self._fetch = fetch
@@ -165,7 +162,3 @@ class ImageLoader(QObject):
         self._closed.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._pending.clear()
-
-
-def local_url(path: Path) -> str:
-    return QUrl.fromLocalFile(str(path)).toString()

@@ -110,10 +110,10 @@ class RestoreTab(QWidget):
                                            "dependencies) now", self.install_selected)
         self.check_on_startup = QCheckBox("Check previous extensions on startup", self)
         self.check_on_startup.setToolTip("When Slicer starts, offer to install the extensions of the previous "
-                                         "Slicer version (ExtensionCheckOnStartup/dontCheck)")
+                                         f"Slicer version ({Option.CHECK_ON_STARTUP.key})")
         self.install_without_asking = QCheckBox("Install previous extensions without asking", self)
         self.install_without_asking.setToolTip("At startup, install them without asking first "
-                                               "(ExtensionCheckOnStartup/ifCheckInstallWithoutDialog)")
+                                               f"({Option.INSTALL_WITHOUT_ASKING.key})")
         self.check_on_startup.toggled.connect(lambda on: self.service.set_option(Option.CHECK_ON_STARTUP, on))
         self.install_without_asking.toggled.connect(
             lambda on: self.service.set_option(Option.INSTALL_WITHOUT_ASKING, on))
@@ -182,8 +182,12 @@ class RestoreTab(QWidget):
                 text += f" Those used in r{plan.previous_revision} and the bookmarks are preselected."
             self.header.setText(text)
             self.stack.setCurrentWidget(self.view)
-        self.note.setText(plan.catalog_note)
-        self.note.setVisible(bool(plan.catalog_note))
+        note = plan.catalog_note
+        if any(c.availability_unknown for c in plan.candidates):  # the banner above already says why
+            note = ("Whether these extensions can be installed here is unknown until the catalog loads: "
+                    "see the message above and click Retry.")
+        self.note.setText(note)
+        self.note.setVisible(bool(note))
         self._update_buttons()
 
     def _plan_failed(self, message: str) -> None:

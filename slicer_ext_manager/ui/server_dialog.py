@@ -34,6 +34,7 @@ class ServerUrlDialog(QDialog):
         self.status.setWordWrap(True)
         self.status.setTextFormat(Qt.TextFormat.RichText)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status.setMinimumHeight(self.status.fontMetrics().lineSpacing() * 4)  # the longest sentence fits
         self.note = QLabel(note, self)
         self.note.setWordWrap(True)
         self.note.setVisible(bool(note))

@@ -115,6 +115,11 @@ class WorkerThread(QObject):
         return len(self._callbacks)
 
     @property
+    def qthread(self) -> QThread | None:
+        """The thread tasks run in (None before the first task and after shutdown)."""
+        return self._thread
+
+    @property
     def running(self) -> bool:
         """The thread exists and has not finished (a task may still be running after shutdown)."""
         return self._thread is not None and not self._thread.isFinished()

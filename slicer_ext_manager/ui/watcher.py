@@ -36,10 +36,6 @@ class ProfileWatcher(QObject):
         self._timer.timeout.connect(self._fire)
         self._rewatch()
 
-    def set_paths(self, paths: Iterable[Path]) -> None:
-        self._paths = [Path(p) for p in paths]
-        self._rewatch()
-
     def _wanted(self) -> list[str]:
         wanted: list[str] = []
         for path in self._paths:
