@@ -62,7 +62,7 @@ def test_add_to_queue_then_install_with_a_dependency(qtbot, repo, make_profile, 
     assert (ip / "Base/lib/Slicer-5.8/cli-modules").as_posix() in additional_paths(ctx)
     assert no_leftovers(ip)
     assert later == [("2 extensions installed.", False, [])]
-    assert widget.restart_requested
+    qtbot.waitUntil(lambda: widget.restart_requested, timeout=5000)
     qtbot.waitUntil(lambda: widget.installed_tab.model.get("Top") is not None, timeout=5000)
     assert widget.installed_tab.model.get("Top").state_text == "Install pending restart"
     assert widget.search_tab.model.get("Other").kind == RowState.NOT_INSTALLED

@@ -55,6 +55,8 @@ class InstallQueueController(QObject):
     logged = Signal(str)
     #: Anything about the items changed (buttons, overall progress).
     changed = Signal()
+    #: Only the progress of running items changed.
+    progressed = Signal()
 
     def __init__(self, service: ExtensionsService, model: QueueModel, parent_widget=None, *,
                  auto_install_dependencies: Callable[[], bool] | None = None, interactive: bool = True):
@@ -70,14 +72,25 @@ class InstallQueueController(QObject):
         self._start_after_planning = False
         self._activity_timer = QTimer(self)
         self._activity_timer.setSingleShot(True)
-        self._activity_timer.setInterval(100)  # progress events come at ~20/s: the lists need less
+        self._activity_timer.setInterval(400)  # progress events come at ~20/s: the lists need far less
         self._activity_timer.timeout.connect(self._emit_activity)
+        self._dirty: set[str] = set()
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.setInterval(150)
+        self._progress_timer.timeout.connect(self._flush_progress)
+        # While a batch runs the lists are re-read at most this often (the activity shows the rest).
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(1500)
+        self._refresh_timer.timeout.connect(service.refresh_view)
         service.queueEvent.connect(self._on_queue_event)
         service.batchSubmitted.connect(lambda batch: self._batches.__setitem__(batch.id, batch))
         service.batchFinished.connect(self._on_batch_finished)
+        service.viewChanged.connect(lambda _view: self._emit_activity())
         model.rowsInserted.connect(self._items_changed)
         model.rowsRemoved.connect(self._items_changed)
-        model.dataChanged.connect(lambda *_: self._activity_timer.start())
+        model.dataChanged.connect(lambda *_: self._activity_timer.isActive() or self._activity_timer.start())
 
     # -- state ----------------------------------------------------------------------------------------
 
@@ -105,13 +118,17 @@ class InstallQueueController(QObject):
     def pending(self) -> list[QueueItem]:
         return [it for it in self.model.items if it.state == ItemState.PENDING and it.job is not None]
 
-    def activity(self) -> dict[str, Activity]:
+    def activity(self, installed: Callable[[str], bool] | None = None) -> dict[str, Activity]:
+        """What the lists say over an extension's state line: its queue activity, and "done"
+        until the next state shows it (``installed(name)``: the state already does)."""
         out: dict[str, Activity] = {}
         for it in self.model.items:  # later items win
             if not it.state.finished:
                 out[it.name] = Activity(it.activity_text)
             elif it.state == ItemState.FAILED:
                 out[it.name] = Activity(it.activity_text, failed=True)
+            elif it.state == ItemState.DONE and installed is not None and not installed(it.name):
+                out[it.name] = Activity(it.activity_text)
             else:
                 out.pop(it.name, None)
         return out
@@ -122,7 +139,13 @@ class InstallQueueController(QObject):
             self.logged.emit(f"{stamp}  {line}")
 
     def _emit_activity(self) -> None:
-        self.activityChanged.emit(self.activity())
+        view = self.service.view
+
+        def shown(name: str) -> bool:
+            state = view.state.get(name) if view is not None else None
+            return state is not None and (state.pending_restart or state.scheduled_update)
+
+        self.activityChanged.emit(self.activity(shown))
 
     def _items_changed(self, *_args) -> None:
         self.countChanged.emit(sum(1 for it in self.model.items if not it.state.finished))
@@ -419,8 +442,23 @@ class InstallQueueController(QObject):
                 self.log(event.message)
             return
         self._apply_event(batch, item, event)
+        if kind == EventKind.PROGRESS:
+            # Bytes only: the row and the overall line are redrawn a few times a second; the
+            # buttons and the toolbar do not change (every Python call costs the GIL's wait
+            # while a worker extracts).
+            self._dirty.add(item.key)
+            if not self._progress_timer.isActive():
+                self._progress_timer.start()
+            return
         self.model.changed(item)
         self.changed.emit()
+
+    def _flush_progress(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        for it in self.model.items:
+            if it.key in dirty:
+                self.model.changed(it)
+        self.progressed.emit()
 
     def _apply_event(self, batch: Batch, item: QueueItem, event: QueueEvent) -> None:
         kind = event.kind
@@ -437,8 +475,8 @@ class InstallQueueController(QObject):
             item.progress(event.phase, event.done, event.size)
         elif kind == EventKind.FINISHED and event.result is not None:
             self._set_result(item, event.result)
-            if event.result.outcome.ok:
-                self.service.refresh_view()  # the lists show it installed as soon as it is
+            if event.result.outcome.ok and not self._refresh_timer.isActive():
+                self._refresh_timer.start()  # the lists show it installed soon, not per item of a long batch
         elif kind == EventKind.MESSAGE and event.message:
             self.log(f"{event.name}: {event.message}")
 

@@ -56,6 +56,7 @@ class InstallTab(QWidget):
         q = self.queue
         q.logged.connect(self.log_view.appendPlainText)
         q.changed.connect(self._update)
+        q.progressed.connect(self._update_overall)
         q.countChanged.connect(self.countChanged.emit)
         q.sessionFinished.connect(self.sessionFinished.emit)
         service.busyChanged.connect(lambda _b: self._update())

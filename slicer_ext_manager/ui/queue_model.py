@@ -187,6 +187,8 @@ class QueueItem:
             return f"Waiting to {verb}"
         if self.state == ItemState.RUNNING:
             return f"{'Updating' if self.kind.is_update else 'Installing'}: {int(self.fraction * 100)}%"
+        if self.state == ItemState.DONE:
+            return f"{'Updated' if self.kind.is_update else 'Installed'} — restart Slicer to use it"
         return f"The {verb} failed — see the Install tab to retry"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import enum
 import re
+import time
 from dataclasses import dataclass
 from typing import Union
 
@@ -231,6 +232,8 @@ class RowMaker:
         made = self._made.get(s.name)
         if made is not None:
             return made
+        if len(self._made) % 256 == 255:
+            time.sleep(0)  # let the GUI thread take the GIL (a waiting thread otherwise waits 5 ms a time)
         old = self._previous.get(s.name)
         if old is not None and old.state == s and describe(s, app_revision, catalog) == (old.kind, old.state_text):
             row = old
