@@ -94,7 +94,10 @@ class ExtensionsManagerWidget(QWidget):
         self.watcher.changed.connect(self._changed_outside)
         self._shortcuts()
         self._tab_order()
-        QTimer.singleShot(0, self, self._start)  # context object: never runs after deletion
+        # Loading starts once the window has painted its first frame (a worker building 3,000 rows
+        # competes for the GIL with that paint), or soon anyway when the widget is not shown.
+        self._started = False
+        QTimer.singleShot(500, self, self._start)  # context object: never runs after deletion
 
     def _fetch(self, url: str) -> bytes:
         """Images through the core client (its proxies, TLS options and tokens); worker threads."""
@@ -264,8 +267,14 @@ class ExtensionsManagerWidget(QWidget):
 
     # -- loading ------------------------------------------------------------------------------------
 
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        if not self._started:
+            QTimer.singleShot(30, self, self._start)
+
     def _start(self) -> None:
-        if not self._closed:
+        if not self._closed and not self._started:
+            self._started = True
             self.reload()
 
     def reload(self, *, refresh: bool = False) -> None:
