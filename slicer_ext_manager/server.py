@@ -326,7 +326,7 @@ class SlicerPackagesClient:
         # None removes a session header for this request only.
         headers: dict[str, Any] = {"Accept": "*/*"}
         if not own:
-            headers.update({h: None for h in CREDENTIAL_HEADERS})
+            headers.update(dict.fromkeys(CREDENTIAL_HEADERS))
         self.request_count += 1
         with WATCHDOG.watch(Transfer(deadline=time.monotonic() + deadline)) as transfer:
             try:
