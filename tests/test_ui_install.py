@@ -156,6 +156,12 @@ def test_one_failure_among_three_is_named_and_retried(qtbot, repo, make_profile,
     assert install.item("Bravo").message == results["Bravo"].message
     assert later[-1] == ("2 extensions installed.", False, [("Bravo", results["Bravo"].message)])
     assert "Select a failed item and click Retry" in install.overall_label.text()
+    # #17.13: every row is there right after the batch, the first one at the top of the list.
+    widget.set_current_tab("install")
+    qtbot.waitUntil(lambda: install.view.isVisible(), timeout=3000)
+    first = install.view.visualRect(install.model.index(0, 0))
+    assert install.model.rowCount() == 3 and first.top() >= 0 and first.height() > 0
+    assert install.view.indexAt(first.center()).row() == 0
     assert search.model.activity("Bravo").failed  # the Search row says the install failed
     rule.times = 0  # the server is back
     install.select_item(install.item("Bravo"))

@@ -12,34 +12,12 @@ from typing import Any, Callable, Iterable, Sequence
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..queue import EventKind, Job, JobResult, Outcome, QueueEvent
-from . import prompts
 from .list_model import Activity
+from .plans import ask_dependencies, dependency_details, summary
 from .queue_model import ItemState, JobKind, QueueItem, QueueModel, Rate, item_state_for
 from .service import Batch, BatchKind, ExtensionsService
 
 _keys = itertools.count(1)
-
-
-def summary(results: Sequence[JobResult]) -> str:
-    counts: dict[str, int] = {}
-    for r in results:
-        word = {Outcome.INSTALLED: "installed", Outcome.UPDATED: "updated", Outcome.SCHEDULED: "scheduled",
-                Outcome.SKIPPED: "skipped", Outcome.CANCELLED: "cancelled", Outcome.UNINSTALLED: "uninstalled"}.get(
-            r.outcome, "failed")
-        counts[word] = counts.get(word, 0) + 1
-    return ", ".join(f"{n} {w}" for w, n in counts.items()) or "nothing to do"
-
-
-def _dependency_details(plan: Any) -> dict[str, str]:
-    """name -> "required by A, B" for the dependencies of a plan."""
-    metas = {m.name for m in plan.order}
-    required_by: dict[str, list[str]] = {}
-    for m in plan.order:
-        for dep in m.depends:
-            if dep in metas:
-                required_by.setdefault(dep, []).append(m.name)
-    return {n: "required by " + ", ".join(required_by[n]) if n in required_by else "dependency"
-            for n in plan.dependencies}
 
 
 class InstallQueueController(QObject):
@@ -195,13 +173,13 @@ class InstallQueueController(QObject):
             self.log("Warning: " + warning)
         dropped: set[str] = set()
         if plan.dependencies and self.interactive and not self._auto_deps():
-            dropped = self._ask_dependencies(plan)
+            dropped = ask_dependencies(plan, self.parent_widget, self.log)
         self._list_jobs(plan, [j for j in jobs if j.name not in dropped], dropped)
         self._maybe_start()
 
     def _list_jobs(self, plan: Any, jobs: list[Job], dropped: set[str]) -> None:
         metas = {m.name: m for m in plan.order}
-        details = _dependency_details(plan)
+        details = dependency_details(plan)
         added = []
         for job in jobs:
             reused = self._reusable(job.name)
@@ -231,35 +209,6 @@ class InstallQueueController(QObject):
         item.job, item.job_id, item.batch_id = job, 0, 0
         item.state, item.message, item.result = ItemState.PENDING, "", None
         item.done, item.size, item.rate = 0, None, Rate()
-
-    def _ask_dependencies(self, plan: Any) -> set[str]:
-        """Slicer's question per requested extension; returns the dependencies refused."""
-        metas = {m.name: m for m in plan.order}
-        deps = set(plan.dependencies)
-
-        def closure(name: str) -> list[str]:
-            out: list[str] = []
-            stack = list(metas[name].depends) if name in metas else []
-            while stack:
-                d = stack.pop(0)
-                if d in deps and d not in out:
-                    out.append(d)
-                    stack.extend(metas[d].depends if d in metas else ())
-            return out
-
-        accepted: set[str] = set()
-        refused: set[str] = set()
-        for name in plan.requested:
-            needed = closure(name)
-            if not needed:
-                continue
-            if prompts.ask_install_dependencies(self.parent_widget, name, needed):
-                accepted.update(needed)
-            else:
-                refused.update(needed)
-                self.log(f"{name} extension requires extensions {', '.join(needed)} but the user chose not "
-                         "to install them.")
-        return refused - accepted
 
     def add_files(self, paths: Iterable[str | Path], *, start: bool = True) -> None:
         """Inspect archives (worker) and list them with their dependencies from the server."""

@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
 
 from . import prompts
 from .delegates import QueueDelegate
-from .install_queue import InstallQueueController, summary
+from .install_queue import InstallQueueController
+from .plans import summary
 from .queue_model import ItemState, QueueItem, QueueModel
 from .roles import ROW_ROLE
 from .service import ExtensionsService
