@@ -93,6 +93,36 @@ def icon_svg(name: str) -> str:
         """)
 
 
+def screenshot_png(name: str, path: Path) -> str:
+    """A made-up viewer screenshot (dark background, a few glowing shapes), as a file URL."""
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QColor, QImage, QPainter, QRadialGradient
+
+    digest = hashlib.sha1(name.encode()).digest()
+    image = QImage(480, 300, QImage.Format.Format_RGB32)
+    image.fill(QColor("#101418"))
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    r, g, b = colorsys.hls_to_rgb(digest[0] / 255.0, 0.55, 0.6)
+    for i in range(5):
+        centre = QPointF(480 * (0.15 + 0.7 * digest[i + 1] / 255), 300 * (0.2 + 0.6 * digest[i + 6] / 255))
+        glow = QRadialGradient(centre, 40 + digest[i + 11] / 4)
+        glow.setColorAt(0.0, QColor(int(r * 255), int(g * 255), int(b * 255)))
+        glow.setColorAt(1.0, QColor(0, 0, 0, 0))
+        painter.setBrush(glow)
+        painter.setPen(QColor(0, 0, 0, 0))
+        painter.drawEllipse(centre, 40 + digest[i + 11] / 4, 40 + digest[i + 11] / 4)
+    painter.setPen(QColor(255, 255, 255, 40))
+    for x in range(0, 480, 40):
+        painter.drawLine(x, 0, x, 300)
+    for y in range(0, 300, 40):
+        painter.drawLine(0, y, 480, y)
+    painter.end()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(str(path))
+    return path.as_uri()
+
+
 def build_demo(root: Path) -> Path:
     packages = root / "packages"
     icons = root / "demo-icons"
@@ -108,7 +138,7 @@ def build_demo(root: Path) -> Path:
             iconurl=iconurl, homepage=f"https://github.com/example-org/{name}",
             scm_url=f"https://github.com/example-org/{name}.git",
             contributors="Jane Doe (Example University), John Roe (Example Hospital)",
-            screenshots=f"https://example.org/{name}/screenshot1.png https://example.org/{name}/screenshot2.png",
+            screenshots=screenshot_png(name, root / "demo-screenshots" / f"{name}.png"),
             scm_revision=f"{hashlib.sha1(name.encode()).hexdigest()[:7]}", date=f"2025-02-{1 + i % 27:02d}",
             payload_size=BIG.get(name, 0), **extra)
     # An older build of SlicerElastix: installed first, then replaced on the server (update available).
@@ -163,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
 
     app = QApplication.instance() or QApplication([sys.argv[0], "-platform", "offscreen"])
     from slicer_ext_manager.ui.app import render_screenshot
-    from slicer_ext_manager.ui.models import ItemState
+    from slicer_ext_manager.ui.queue_model import ItemState
 
     root = Path(tempfile.mkdtemp(prefix="sem-screenshots-"))
     faults = Faults()

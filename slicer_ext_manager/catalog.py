@@ -153,9 +153,18 @@ class CatalogService:
         return self._catalog
 
     def cached(self) -> Catalog | None:
-        """The cached catalog of this build whatever its age (no request), or None."""
+        """The cached catalog of this build whatever its age (no request), or None. A fresh
+        one is also what :meth:`get` returns next (the file is not read twice)."""
+        if self._catalog is not None and self._catalog.from_cache and not self._catalog.offline_reason \
+                and self._catalog.key == self.key:
+            return self._catalog
         cached = self.cache.load(self.key)
-        return Catalog(cached.key, cached.extensions, cached.updated, True) if cached is not None else None
+        if cached is None:
+            return None
+        catalog = Catalog(cached.key, cached.extensions, cached.updated, True)
+        if self.cache.is_fresh(cached):
+            self._catalog = catalog
+        return catalog
 
     def get(self, *, refresh: bool = False, offline_ok: bool = True, options: ServerOptions | None = None) -> Catalog:
         """The catalog: from the fresh cache (no request), else from the server; when the

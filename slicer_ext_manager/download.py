@@ -107,12 +107,13 @@ class Downloader:
     def download_package(self, item_id: str, destination_dir: str | os.PathLike[str], *, name: str = "",
                          sha512: str = "", progress: ProgressCallback | None = None,
                          cancel: CancelCheck | None = None, file_record: Mapping[str, Any] | None = None,
-                         durable: bool = True) -> DownloadResult:
+                         durable: bool = True, resume: bool = False) -> DownloadResult:
         """Download the package file of extension item ``item_id`` into ``destination_dir``.
 
         ``sha512`` (usually the item's ``meta.sha512``; else the file record's) is verified;
         on mismatch the file is deleted and :class:`ChecksumMismatchError` raised.
         ``file_record``: the item's file record when already known (no ``/item/{id}/files`` request).
+        ``resume``: as for :meth:`download_file` (a ``.part`` in ``destination_dir`` is continued and kept).
         """
         record = dict(file_record) if file_record else self.package_file(item_id, name)
         file_id = str(record["_id"])
@@ -127,7 +128,8 @@ class Downloader:
         size = record.get("size")
         return self.download_file(file_id, Path(destination_dir) / file_name, expected_sha512=expected,
                                   expected_size=int(size) if isinstance(size, int) and size >= 0 else None,
-                                  progress=progress, cancel=cancel, label=name or file_name, durable=durable)
+                                  progress=progress, cancel=cancel, label=name or file_name, durable=durable,
+                                  resume=resume)
 
     def download_file(self, file_id: str, destination: str | os.PathLike[str], *, expected_sha512: str = "",
                       expected_size: int | None = None, progress: ProgressCallback | None = None,

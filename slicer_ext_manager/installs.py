@@ -4,13 +4,21 @@ A job is what the sequential :class:`~slicer_ext_manager.queue.InstallQueue` run
 download (streamed, sha512-verified) into a staging folder, then the installer's
 transaction. Installs stay strictly sequential and in dependency order; only the
 download of the next package may overlap the current one's verify/extract.
+
+A *resumable* job downloads into ``<InstallPath>/.downloads/<Name>.<id>/`` instead of
+staging, and keeps the ``.part`` when it fails or is cancelled, so that running the
+job again (the dialog's Retry) continues the download where it stopped; the folder
+goes once the extension is installed, or with :func:`discard_partial_downloads`.
 """
 
 from __future__ import annotations
 
+import glob
+import hashlib
+import shutil
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Iterable, Optional
 
 from . import archive
 from .conventions import invalid_name_sentence, is_extension_name
@@ -25,6 +33,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .manager import ExtensionsManager
 
 
+#: Partial downloads of resumable jobs, inside the install folder (never touched by Slicer).
+PARTIAL_DOWNLOADS_DIR = ".downloads"
+
+
 def skipped_installed(name: str) -> JobResult:
     return JobResult(name, Outcome.SKIPPED, f"Skip installation of {name} extension. It is already installed.")
 
@@ -37,11 +49,40 @@ def unverified_warning(name: str, result: DownloadResult) -> tuple[str, ...]:
             "or altered download cannot be detected; use --require-checksum to refuse such packages.",)
 
 
+def partial_download_folder(manager: ExtensionsManager, meta: ExtensionMetadata) -> Path:
+    """Where a resumable job keeps the download of this build (``.`` never occurs in a name)."""
+    build = hashlib.sha1((meta.extension_id or meta.name).encode("utf-8")).hexdigest()[:12]
+    name = manager.registry.checked(meta.name)
+    return manager.context.install_path / PARTIAL_DOWNLOADS_DIR / f"{name}.{build}"
+
+
+def _remove_partial(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        folder.parent.rmdir()  # the .downloads folder, once empty
+    except OSError:
+        pass
+
+
+def discard_partial_downloads(manager: ExtensionsManager, names: Iterable[str]) -> list[str]:
+    """Delete what resumable jobs kept for ``names``; returns the names that had something."""
+    root = manager.context.install_path / PARTIAL_DOWNLOADS_DIR
+    removed = []
+    for name in dict.fromkeys(names):
+        folders = [Path(p) for p in glob.glob(str(root / f"{glob.escape(manager.registry.checked(name))}.*"))]
+        for folder in folders:
+            _remove_partial(folder)
+        if folders:
+            removed.append(name)
+    return removed
+
+
 class _Slot:
     """One package download, possibly started before its job."""
 
-    def __init__(self, staging: Path) -> None:
+    def __init__(self, staging: Path, resumable: bool = False) -> None:
         self.staging = staging
+        self.resumable = resumable
         self.future: Optional[Future[DownloadResult]] = None
         self.ctx: Optional[JobContext] = None
         self.last: tuple[int, Optional[int]] = (0, None)
@@ -68,24 +109,32 @@ class Prefetcher:
         self.slots: dict[str, _Slot] = {}
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
 
-    def start(self, meta: ExtensionMetadata, *, ahead: bool = True) -> Optional[_Slot]:
+    def start(self, meta: ExtensionMetadata, *, ahead: bool = True, resumable: bool = False) -> Optional[_Slot]:
         """Start downloading ``meta`` (``ahead``: for a later job; skipped if installed)."""
         slot = self.slots.get(meta.name)
         if slot is not None:
             return slot
         if ahead and self.manager.registry.is_installed(meta.name):
             return None
-        slot = self.slots[meta.name] = _Slot(self.manager.installer.new_staging(meta.name))
+        if resumable:
+            folder = partial_download_folder(self.manager, meta)
+            folder.mkdir(parents=True, exist_ok=True)
+        else:
+            folder = self.manager.installer.new_staging(meta.name)
+        slot = self.slots[meta.name] = _Slot(folder, resumable)
         token = self.queue.token_for(meta.name)
 
         def cancelled() -> bool:
             return slot.abandoned or bool(token and token.cancelled)
 
-        slot.future = self.executor.submit(self.manager.download, meta, slot.staging, cancelled, slot.progress)
+        extra = {"resume": True} if resumable else {}  # (the plain call is what tests wrap)
+        slot.future = self.executor.submit(self.manager.download, meta, slot.staging, cancelled, slot.progress,
+                                           **extra)
         return slot
 
-    def claim(self, meta: ExtensionMetadata, ctx: JobContext) -> _Slot:
-        slot = self.start(meta, ahead=False)
+    def claim(self, meta: ExtensionMetadata, ctx: JobContext, resumable: bool = False) -> _Slot:
+        # The keyword only when set: subclasses (benchmarks' what-ifs) override start(meta, ahead).
+        slot = self.start(meta, ahead=False, **({"resumable": True} if resumable else {}))
         assert slot is not None
         slot.ctx = ctx
         slot.claimed = True
@@ -103,7 +152,10 @@ class Prefetcher:
         self.executor.shutdown(wait=True, cancel_futures=True)
         for slot in self.slots.values():
             if not slot.claimed:
-                self.manager.installer.discard(slot.staging)
+                if slot.resumable:
+                    _remove_partial(slot.staging)
+                else:
+                    self.manager.installer.discard(slot.staging)
 
 
 class JobFactory:
@@ -115,21 +167,29 @@ class JobFactory:
         self.prefetcher: Optional[Prefetcher] = None
 
     def server_job(self, meta: ExtensionMetadata, plan: Optional[InstallPlan], *, update: bool = False,
-                   next_meta: Optional[ExtensionMetadata] = None) -> Job:
-        """Download ``meta`` from the server and install it (or update it)."""
+                   next_meta: Optional[ExtensionMetadata] = None, resumable: bool = False) -> Job:
+        """Download ``meta`` from the server and install it (or update it); ``resumable``:
+        keep a partial download for the next run of the same build (see the module's text)."""
         manager = self.manager
 
         def action(ctx: JobContext) -> JobResult:
             if not update and manager.registry.is_installed(meta.name):
                 return skipped_installed(meta.name)
             ctx.phase(Phase.DOWNLOAD, f"Downloading {meta.name}")
-            staging, result = self._fetch(meta, ctx, next_meta)
+            folder, result = self._fetch(meta, ctx, next_meta, resumable)
             installer = manager.installer
+            staging = installer.new_staging(meta.name) if resumable else folder
             try:
                 outcome = installer.install_archive(result.path, meta.replace(archivename=result.file_name), ctx,
                                                     staging=staging, discard=False)
+            except BaseException:
+                if resumable:  # a complete package that failed is fetched afresh next time
+                    result.path.unlink(missing_ok=True)
+                raise
             finally:
                 installer.discard(staging, background=True)
+            if resumable:
+                _remove_partial(folder)
             warnings = tuple(w for w in (plan.warnings() if plan else []) if w.startswith(f"{meta.name} "))
             return JobResult(outcome.name, outcome.outcome, outcome.message, outcome.restart_required,
                              warnings + unverified_warning(meta.name, result), outcome.revision)
@@ -138,32 +198,41 @@ class JobFactory:
         return Job(meta.name, action, f"Install {meta.name}", depends,
                    requested=plan is None or meta.name in plan.requested)
 
-    def _fetch(self, meta: ExtensionMetadata, ctx: JobContext,
-               next_meta: Optional[ExtensionMetadata]) -> tuple[Path, DownloadResult]:
+    def _fetch(self, meta: ExtensionMetadata, ctx: JobContext, next_meta: Optional[ExtensionMetadata],
+               resumable: bool = False) -> tuple[Path, DownloadResult]:
         installer = self.manager.installer
         prefetch = self.prefetcher
         if prefetch is not None:
-            slot = prefetch.claim(meta, ctx)
+            slot = prefetch.claim(meta, ctx, resumable)
             if next_meta is not None:
-                prefetch.start(next_meta)  # overlaps with this package's verify/extract
+                # Overlaps with this package's verify/extract.
+                prefetch.start(next_meta, **({"resumable": True} if resumable else {}))
             try:
                 return slot.staging, slot.wait()
             except BaseException:
-                installer.discard(slot.staging)
+                if not resumable:
+                    installer.discard(slot.staging)
                 raise
-        staging = installer.new_staging(meta.name)
+        if resumable:
+            folder = partial_download_folder(self.manager, meta)
+            folder.mkdir(parents=True, exist_ok=True)
+        else:
+            folder = installer.new_staging(meta.name)
         try:
-            return staging, self.manager.download(
-                meta, staging, ctx.token, lambda done, total: ctx.progress(done, total, Phase.DOWNLOAD))
+            extra = {"resume": True} if resumable else {}
+            return folder, self.manager.download(
+                meta, folder, ctx.token, lambda done, total: ctx.progress(done, total, Phase.DOWNLOAD), **extra)
         except BaseException:
-            installer.discard(staging)
+            if not resumable:
+                installer.discard(folder)
             raise
 
-    def install_jobs(self, plan: InstallPlan) -> list[Job]:
+    def install_jobs(self, plan: InstallPlan, *, resumable: bool = False) -> list[Job]:
         """One job per extension of the plan, dependencies first; each starts downloading
         the next package while it verifies and extracts its own."""
         order = list(plan.order)
-        return [self.server_job(meta, plan, next_meta=order[i + 1] if i + 1 < len(order) else None)
+        return [self.server_job(meta, plan, next_meta=order[i + 1] if i + 1 < len(order) else None,
+                                resumable=resumable)
                 for i, meta in enumerate(order)]
 
     def update_job(self, meta: ExtensionMetadata) -> Job:

@@ -29,7 +29,7 @@ from .download import DownloadResult
 from .errors import ContextError, ExtensionManagerError, ServerError
 from .history import ExtensionsHistory
 from .installer import Installer
-from .installs import JobFactory, Prefetcher, skipped_installed
+from .installs import JobFactory, Prefetcher, discard_partial_downloads, skipped_installed
 from .metadata import ExtensionMetadata
 from .network import ServerOptions
 from .profiles import ExtensionsProfile, ImportItem, ImportStatus, export_profile, plan_import
@@ -210,14 +210,21 @@ class ExtensionsManager:
         return resolve(names, catalog.extensions, self.registry.is_installed, with_dependencies=with_dependencies)
 
     def download(self, meta: ExtensionMetadata, folder: Path, cancel: Callable[[], bool],
-                 progress: ProgressFunction) -> DownloadResult:
+                 progress: ProgressFunction, *, resume: bool = False) -> DownloadResult:
         # Not fsynced: the package is extracted at once and deleted; after a crash it is fetched again.
         return self.client.download_package(meta.extension_id, folder, name=meta.name, sha512=meta.sha512,
-                                            progress=progress, cancel=cancel, durable=False)
+                                            progress=progress, cancel=cancel, durable=False, resume=resume)
 
-    def install_jobs(self, plan: InstallPlan) -> list[Job]:
-        """One job per extension of the plan, dependencies first (run them with :meth:`run_jobs`)."""
-        return self.jobs.install_jobs(plan)
+    def install_jobs(self, plan: InstallPlan, *, resumable: bool = False) -> list[Job]:
+        """One job per extension of the plan, dependencies first (run them with :meth:`run_jobs`).
+        ``resumable``: a failed or cancelled download is continued when the job is made and
+        run again for the same build (the dialog's Retry)."""
+        return self.jobs.install_jobs(plan, resumable=resumable)
+
+    def discard_partial_downloads(self, names: list[str]) -> list[str]:
+        """Delete the partial downloads resumable jobs kept for ``names`` (the names that had one)."""
+        with self.installer.lock():
+            return discard_partial_downloads(self, names)
 
     def run_jobs(self, jobs: list[Job], *, listener: Listener | None = None,
                  queue: InstallQueue | None = None) -> list[JobResult]:
@@ -317,9 +324,11 @@ class ExtensionsManager:
         return updates
 
     def update(self, names: list[str] | None = None, *, schedule: bool = False,
-               listener: Listener | None = None, queue: InstallQueue | None = None) -> OperationReport:
+               listener: Listener | None = None, queue: InstallQueue | None = None,
+               resumable: bool = False) -> OperationReport:
         """Update ``names`` (default: every extension with an update) now, or download
-        them into ``.updates/`` for the next start (``schedule``)."""
+        them into ``.updates/`` for the next start (``schedule``); ``resumable`` as for
+        :meth:`install_jobs` (updates applied now)."""
         updates = {s.name: s.server_metadata for s in self.available_updates(refresh=True) if s.server_metadata}
         results: list[JobResult] = []
         jobs = []
@@ -330,7 +339,8 @@ class ExtensionsManager:
                 results.append(JobResult(name, Outcome.SKIPPED, f"{name} is up to date.") if installed else
                                JobResult(name, Outcome.FAILED, f"{name} is not installed, so it cannot be updated."))
                 continue
-            jobs.append(self.jobs.update_job(meta) if schedule else self.jobs.server_job(meta, None, update=True))
+            jobs.append(self.jobs.update_job(meta) if schedule else
+                        self.jobs.server_job(meta, None, update=True, resumable=resumable))
         if jobs:
             results += self.run_jobs(jobs, listener=listener, queue=queue)
         return OperationReport(tuple(results), None, tuple(dict.fromkeys(w for r in results for w in r.warnings)))

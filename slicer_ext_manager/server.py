@@ -28,7 +28,16 @@ from .errors import (
     UnknownAppError,
     UnknownExtensionError,
 )
-from .network import DEFAULT_TIMEOUT, WATCHDOG, LimitExceeded, ServerOptions, Transfer, make_session
+from .network import (
+    CREDENTIAL_HEADERS,
+    DEFAULT_TIMEOUT,
+    WATCHDOG,
+    LimitExceeded,
+    ServerOptions,
+    Transfer,
+    make_session,
+    same_origin,
+)
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +167,7 @@ class SlicerPackagesClient:
                 message = str(body.get("message") or "")[:300]
         except (ValueError, RecursionError):
             pass
-        detail = f": {message}" if message else ""
+        detail = f": {message.rstrip('.')}" if message else ""  # the sentence ends with one full stop
         return HTTPStatusError(
             f"The extensions server {host_of(response.url)} answered {response.status_code} "
             f"{response.reason or 'error'} for {path}{detail}.", response.status_code, message)
@@ -318,6 +327,40 @@ class SlicerPackagesClient:
     def package_file(self, item_id: str, name: str = "") -> dict[str, Any]:
         """The one file of an extension item (Slicer requires exactly one)."""
         return self.downloads.package_file(item_id, name)
+
+    # -- linked resources (icons, screenshots) -----------------------------------------------------------
+
+    def get_resource(self, url: str, *, max_bytes: int = 8 * 1024 * 1024, deadline: float = 30.0) -> bytes:
+        """A small file the catalog links to (an icon, a screenshot) through this client's
+        session: its proxies, TLS settings and retries. The server's credentials go only to
+        the server itself, never to another host. Failures raise the usual sentences."""
+        if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https"):
+            raise MalformedResponseError(f"{url} is not an http or https address, so it cannot be fetched.")
+        own = same_origin(self.server_url, url)
+        if own:
+            self.authenticate()
+        # None removes a session header for this request only.
+        headers: dict[str, Any] = {"Accept": "*/*"}
+        if not own:
+            headers.update(dict.fromkeys(CREDENTIAL_HEADERS))
+        self.request_count += 1
+        with WATCHDOG.watch(Transfer(deadline=time.monotonic() + deadline)) as transfer:
+            try:
+                with self.session.get(url, headers=headers, timeout=self.options.timeout, stream=True) as response:
+                    if response.status_code >= 400:
+                        raise self.status_error(response, urllib.parse.urlsplit(url).path or "/")
+                    chunks, size = [], 0
+                    for chunk in response.iter_content(_BODY_CHUNK):
+                        size += len(chunk)
+                        transfer.count(len(chunk))
+                        if size > max_bytes:
+                            raise MalformedResponseError(
+                                f"{url} is larger than {max_bytes // (1024 * 1024)} MB, too large for an image "
+                                "of the catalog; it was not loaded.")
+                        chunks.append(chunk)
+                    return b"".join(chunks)
+            except (requests.exceptions.RequestException, LimitExceeded, OSError) as exc:
+                raise self.unreachable(url, exc, transfer) from exc
 
     # -- downloads (download.py) ------------------------------------------------------------------------
 

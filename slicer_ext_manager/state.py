@@ -117,6 +117,10 @@ class ExtensionState:
     #: Installed, updated, enabled or disabled since the running Slicer loaded its extensions.
     pending_restart: bool = False
     icon_file: str = ""
+    #: In the running Slicer's :class:`LoadedSet` ("in use": uninstall and update wait for a restart).
+    loaded: bool = False
+    #: The revision the running Slicer loaded ("" when not loaded), to tell an update from an install.
+    loaded_revision: str = ""
 
     @property
     def installed(self) -> bool:
@@ -247,6 +251,7 @@ def build_profile_state(
             update_available=bool(record and server and server.revision and server.revision != record.metadata.revision),
             scheduled_uninstall=name in uninstalls, scheduled_update=name in scheduled_updates,
             pending_restart=now is not None and was != now, icon_file=record.icon_file if record else "",
+            loaded=was is not None, loaded_revision=was[0] if was else "",
         )
     changed = set(loaded.extensions) != set(installed) or any(s.pending_restart for s in states.values())
     return ProfileState(revision, os_name, arch, states, bookmarks, uninstalls, dict(scheduled_updates), options,

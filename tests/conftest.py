@@ -19,7 +19,7 @@ import pytest  # noqa: E402
 from slicer_ext_manager.context import AppContext  # noqa: E402
 from slicer_ext_manager.qtbinding import running_in_pythonqt  # noqa: E402
 
-pytest_plugins = ["tests.girder.fixtures"]
+pytest_plugins = ["tests.girder.fixtures", "tests.ui_fixtures"]
 
 REVISION = "33241"
 OLD_REVISION = "32448"

@@ -467,6 +467,7 @@ def prepare_demo(
 
     catalog_dir, generated = generate_catalog(workdir)
     server = PackageServer(catalog_dir, host=host, port=port, app_id=DEFAULT_APP_ID).start()
+    root: Path | None = None
     try:
         root = Path(profile_dir) if profile_dir else Path(tempfile.mkdtemp(prefix="slicer-ext-manager-demo-"))
         settings_dir = root / "slicer.org"
@@ -479,9 +480,12 @@ def prepare_demo(
                               keep_profile=profile_dir is not None)
         env.warnings.extend(server.index.warnings)
         if preinstall and PREINSTALLED:
-            report = manager.install(list(PREINSTALLED))
+            # As an earlier session: the demo's Slicer loaded them (no restart is pending).
+            report = ExtensionsManager(context).install(list(PREINSTALLED))
             env.warnings.extend(f"{r.name}: {r.message}" for r in report.failed)
         return env
     except BaseException:
         server.stop()
+        if root is not None and profile_dir is None:  # a demo that did not start leaves no profile behind
+            shutil.rmtree(root, ignore_errors=True)
         raise

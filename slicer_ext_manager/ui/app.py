@@ -6,19 +6,29 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from PySide6.QtWidgets import QApplication
 
 from .dialog import ExtensionsManagerDialog, show_extensions_manager
 from .icons import app_icon
 from .startup import run_startup_check
+from .threads import wait_until
 from .widget import TAB_NAMES
-from .worker import wait_until
 
 APP_NAME = "Slicer Extensions Manager"
+#: What window titles are suffixed with by the platform ("Restart Slicer — Extensions Manager");
+#: the dialog's own title is this, so it is not repeated ("Extensions Manager — Extensions Manager").
+DISPLAY_NAME = "Extensions Manager"
 
-__all__ = ["add_gui_arguments", "cmd_gui", "render_screenshot", "run_gui"]
+__all__ = ["cmd_gui", "configure_application", "render_screenshot", "run_gui"]
+
+
+def configure_application(app: QApplication) -> None:
+    """Names of an application this module created (never of a host's)."""
+    app.setApplicationName(APP_NAME)
+    app.setApplicationDisplayName(DISPLAY_NAME)
+    app.setDesktopFileName("org.slicer_ext_manager.SlicerExtManager")
 
 
 def _application(offscreen: bool = False) -> tuple[QApplication, bool]:
@@ -30,15 +40,17 @@ def _application(offscreen: bool = False) -> tuple[QApplication, bool]:
     if offscreen:
         argv += ["-platform", "offscreen"]
     app = QApplication(argv)
-    app.setApplicationName(APP_NAME)
-    app.setApplicationDisplayName(APP_NAME)
-    app.setDesktopFileName("org.slicer_ext_manager.SlicerExtManager")
+    configure_application(app)
     return app, True
 
 
-def run_gui(manager, *, tab: str | None = None, startup_check: bool = False,
+def run_gui(manager: Any, *, tab: str | None = None, startup_check: bool = False,
             slicer_executable: str | Path | None = None) -> int:
-    """Show the Extensions Manager dialog and run until it is closed (exit code)."""
+    """Show the Extensions Manager dialog and run until it is closed (exit code).
+
+    With ``startup_check`` the check runs first with this same manager, which therefore
+    knows what Slicer had loaded before the restore: the dialog then says "Install pending
+    restart" for what was restored, and Restart is enabled."""
     if tab is not None and tab not in TAB_NAMES:
         raise ValueError(f"tab must be one of {', '.join(TAB_NAMES)}, not {tab!r}")
     app, created = _application()
@@ -53,7 +65,7 @@ def run_gui(manager, *, tab: str | None = None, startup_check: bool = False,
     return 0
 
 
-def render_screenshot(manager, path: str | Path, *, tab: str = "restore", size: tuple[int, int] = (1100, 720),
+def render_screenshot(manager: Any, path: str | Path, *, tab: str = "restore", size: tuple[int, int] = (1100, 720),
                       wait_for_catalog: bool = True, timeout: float = 30,
                       prepare: Callable[[ExtensionsManagerDialog], None] | None = None,
                       ready: Callable[[ExtensionsManagerDialog], bool] | None = None,
@@ -80,9 +92,10 @@ def render_screenshot(manager, path: str | Path, *, tab: str = "restore", size: 
             prepare(dialog)
         if ready is not None:
             wait_until(lambda: ready(dialog), max(0.1, deadline - time.monotonic()))
-        # Icons requested by the first paint: give them a moment to arrive.
+        # Icons and screenshots requested by the first paint: give them a moment to arrive.
         app.processEvents()
-        wait_until(lambda: widget.icons.pending == 0, min(5.0, max(0.1, deadline - time.monotonic())))
+        wait_until(lambda: widget.icons.pending == 0 and widget.images.pending == 0,
+                   min(5.0, max(0.1, deadline - time.monotonic())))
         app.processEvents()
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,18 +111,7 @@ def render_screenshot(manager, path: str | Path, *, tab: str = "restore", size: 
         app.processEvents()
 
 
-def add_gui_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Options of the ``gui`` command."""
-    parser.add_argument("--tab", choices=TAB_NAMES, default=None, help="tab to show first (default: search)")
-    parser.add_argument("--startup-check", action="store_true",
-                        help="first offer to restore the extensions of the previous Slicer version, as at startup")
-    parser.add_argument("--slicer-executable", metavar="PATH", default=None,
-                        help="Slicer to start when the user chooses to restart (otherwise the dialog explains "
-                             "how to restart)")
-    return parser
-
-
-def cmd_gui(args: argparse.Namespace, manager) -> int:
+def cmd_gui(args: argparse.Namespace, manager: Any) -> int:
     """The ``gui`` command: show the dialog; returns the exit code."""
     return run_gui(manager, tab=getattr(args, "tab", None), startup_check=bool(getattr(args, "startup_check", False)),
                    slicer_executable=getattr(args, "slicer_executable", None))

@@ -1,28 +1,46 @@
 """``ExtensionsManagerDialog`` (title "Extensions Manager"): the widget, a red
 ``* Restart requested`` label and the **Restart** / **Close** buttons — and
-:func:`show_extensions_manager`, which keeps one dialog per host window."""
+:func:`show_extensions_manager`, which keeps one dialog per host window. The window is
+fitted to the screen it opens on (a scale factor can make the default size too large)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QColor, QGuiApplication, QKeyEvent, QPalette
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from .icons import app_icon
 from .widget import TAB_NAMES, ExtensionsManagerWidget
 
 RESTART_LABEL = "* Restart requested"
 DEFAULT_SIZE = (1100, 720)
+#: Share of the screen's available area the dialog may take at most.
+SCREEN_SHARE = 0.92
+
+
+def fit_to_screen(window: QWidget, size: tuple[int, int] | QSize, host: QWidget | None = None) -> QSize:
+    """Resize ``window`` to ``size``, at most :data:`SCREEN_SHARE` of the available area of
+    the screen it opens on (the host's), and centre it there. Returns the size used."""
+    wanted = QSize(*size) if isinstance(size, tuple) else QSize(size)
+    screen = (host.screen() if host is not None else None) or window.screen() or QGuiApplication.primaryScreen()
+    if screen is None:
+        window.resize(wanted)
+        return wanted
+    area = screen.availableGeometry()
+    fitted = wanted.boundedTo(QSize(int(area.width() * SCREEN_SHARE), int(area.height() * SCREEN_SHARE)))
+    window.resize(fitted)
+    window.move(area.center().x() - fitted.width() // 2, area.center().y() - fitted.height() // 2)
+    return fitted
 
 
 class ExtensionsManagerDialog(QDialog):
-    """The manager as a dialog. The Restart button is enabled when a restart is requested:
-    ``Modules/AdditionalPaths``, ``Extensions/ScheduledForUninstall`` or
-    ``Extensions/ScheduledForUpdate`` differ from when the dialog opened, or a batch said so.
-    The buttons are disabled while work runs; closing then asks whether to wait or cancel."""
+    """The manager as a dialog. The Restart button is enabled when the manager's state says a
+    restart is needed (something pending: an install, update, uninstall or enable/disable
+    since Slicer loaded its extensions). The buttons are disabled while work runs; closing
+    (Close, Esc, the window's button) then asks whether to wait or cancel."""
 
     def __init__(self, manager, parent: QWidget | None = None, *,
                  restart_callback: Callable[[], None] | None = None,
@@ -47,6 +65,7 @@ class ExtensionsManagerDialog(QDialog):
         self.restart_button.setToolTip("Restart Slicer to use the changes")
         self.restart_button.setEnabled(False)
         self.restart_button.setAutoDefault(False)
+        self.restart_button.setDefault(False)
         self.close_button = self.button_box.addButton(QDialogButtonBox.StandardButton.Close)
         self.close_button.setAutoDefault(False)
         self.button_box.accepted.connect(self.restart)
@@ -65,7 +84,9 @@ class ExtensionsManagerDialog(QDialog):
         self.widget.busyChanged.connect(lambda busy: self.button_box.setEnabled(not busy))
         self.widget.restartStateChanged.connect(self._update_restart)
         self.widget.restartLaunched.connect(self._restarted)
-        self.resize(*DEFAULT_SIZE)
+        QWidget.setTabOrder(self.widget.focus_chain()[-1], self.restart_button)
+        QWidget.setTabOrder(self.restart_button, self.close_button)
+        fit_to_screen(self, DEFAULT_SIZE, parent)
 
     @property
     def restart_requested(self) -> bool:
@@ -101,6 +122,13 @@ class ExtensionsManagerDialog(QDialog):
 
     def accept(self) -> None:
         self.restart()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt name)
+        # Enter in the search box or a list must never press Restart (QDialog's default button).
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not isinstance(self.focusWidget(), QPushButton):
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def reject(self) -> None:
         """Close, Escape and the window's close button: ask when work is running."""
@@ -143,10 +171,9 @@ def show_extensions_manager(manager, parent: QWidget | None = None, tab: str | N
 
     dialog.finished.connect(forget)
     if parent is not None:
-        top = parent.window()
-        size = top.size()
+        size = parent.window().size()
         if size.width() > 400 and size.height() > 300:
-            dialog.resize(size)
+            fit_to_screen(dialog, size, parent)
     dialog.set_current_tab(tab)
     dialog.setWindowModality(Qt.WindowModality.NonModal)
     dialog.show()

@@ -1,36 +1,22 @@
-"""Icons: the application icon, the default extension icon, and an asynchronous,
-disk-cached icon loader for extension icons.
+"""Icons: the application icon, the default extension icon, and the extension icons
+(:class:`IconCache`, on the :class:`~.images.ImageLoader`: local icon files, the disk
+cache, or the catalog's ``iconurl`` through the core client; never on the GUI thread).
 
 * Installed extensions: Slicer's ``<InstallPath>/<Name>-icon.<ext>`` is used when present.
-* Otherwise the ``iconurl`` of the metadata is fetched with :class:`QNetworkAccessManager`
-  (asynchronous, honours the application proxy; ``file:`` URLs work too), written to a
-  disk cache keyed by the URL, and decoded in a thread pool.
+* Otherwise the ``iconurl`` of the metadata.
 * Until (or unless) an icon arrives, the default icon is used.
 
-File reads, cache writes and image decoding never run on the GUI thread. Icons are
-decoded at the screen's device pixel ratio so they stay sharp on high-DPI screens.
+Icons are decoded at the screen's device pixel ratio so they stay sharp on high-DPI screens.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 from pathlib import Path
 
-from PySide6.QtCore import (
-    QByteArray,
-    QObject,
-    QRect,
-    QRunnable,
-    QSize,
-    Qt,
-    QThreadPool,
-    QUrl,
-    Signal,
-    Slot,
-)
-from PySide6.QtGui import QColor, QFont, QGuiApplication, QIcon, QImage, QImageReader, QPainter, QPainterPath, QPixmap
-from PySide6.QtNetwork import QNetworkAccessManager, QNetworkReply, QNetworkRequest
+from PySide6.QtCore import QObject, QRect, QSize, Qt, Signal, Slot
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QIcon, QImage, QPainter, QPainterPath, QPixmap
+
+from .images import Fetch, ImageLoader
 
 __all__ = [
     "IconCache",
@@ -44,17 +30,16 @@ APP_ICON_FILE = "app-icon.svg"
 DEFAULT_EXTENSION_ICON_FILE = "extension-default.svg"
 #: Logical size (device-independent pixels) icons are decoded for.
 ICON_SIZE = 64
-_IMAGE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg", ".gif", ".bmp", ".ico", ".webp")
 
 
-def _resource_dirs() -> list[Path]:
-    here = Path(__file__).resolve()
-    return [here.parent.parent / "resources", here.parents[2] / "resources"]
+# Computed at import (no file-system call while the window is shown).
+_HERE = Path(__file__).absolute()
+_RESOURCE_DIRS = (_HERE.parent.parent / "resources", _HERE.parents[2] / "resources")
 
 
 def resource_path(name: str) -> Path | None:
     """A file of the icon resources (package ``resources/`` or the source tree's), or None."""
-    for folder in _resource_dirs():
+    for folder in _RESOURCE_DIRS:
         candidate = folder / name
         if candidate.is_file():
             return candidate
@@ -118,105 +103,44 @@ def default_icon_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("slicer-ext-manager", appauthor=False)) / "icons"
 
 
-def _cache_file(cache_dir: Path, url: str) -> Path:
-    digest = hashlib.sha1(url.encode("utf-8")).hexdigest()
-    suffix = os.path.splitext(QUrl(url).path())[1].lower()
-    if suffix not in _IMAGE_SUFFIXES:
-        suffix = ".img"
-    return cache_dir / f"{digest}{suffix}"
-
-
-def decode_image(source: Path | bytes, size: int) -> QImage:
-    """Decode (thread-safe) at ``size`` x ``size`` device pixels, keeping the aspect ratio."""
-    from PySide6.QtCore import QBuffer, QIODevice
-
-    if isinstance(source, (bytes, bytearray)):
-        buffer = QBuffer()
-        buffer.setData(QByteArray(bytes(source)))
-        buffer.open(QIODevice.OpenModeFlag.ReadOnly)
-        reader = QImageReader(buffer)
-        reader.setDecideFormatFromContent(True)
-    else:
-        reader = QImageReader(str(source))
-        reader.setDecideFormatFromContent(True)
-    original = reader.size()
-    if original.isValid() and original.width() > 0 and original.height() > 0:
-        scaled = original.scaled(QSize(size, size), Qt.AspectRatioMode.KeepAspectRatio)
-        reader.setScaledSize(scaled)
-    image = reader.read()
-    if image.isNull():
-        return image
-    if image.width() > size or image.height() > size:
-        image = image.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
-                             Qt.TransformationMode.SmoothTransformation)
-    return image
-
-
-class _Decode(QRunnable):
-    """Read (or write then read) one icon off the GUI thread."""
-
-    def __init__(self, cache: "IconCache", key: str, path: Path, data: bytes | None, size: int):
-        super().__init__()
-        self._cache = cache
-        self._key = key
-        self._path = path
-        self._data = data
-        self._size = size
-
-    def run(self) -> None:  # pool thread
-        image = QImage()
-        try:
-            if self._data is not None:
-                image = decode_image(self._data, self._size)
-                if not image.isNull():
-                    self._path.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = self._path.with_name(self._path.name + f".{os.getpid()}.tmp")
-                    tmp.write_bytes(self._data)
-                    os.replace(tmp, self._path)
-            elif self._path.is_file():
-                image = decode_image(self._path, self._size)
-            else:
-                self._cache._relay.missing.emit(self._key)
-                return
-        except OSError:
-            pass
-        self._cache._relay.decoded.emit(self._key, image)
-
-
-class _Relay(QObject):
-    decoded = Signal(str, object)
-    missing = Signal(str)
+def device_ratio() -> float:
+    """The largest device pixel ratio of the screens (1 without a GUI application)."""
+    if QGuiApplication.instance() is None:
+        return 1.0
+    return max([s.devicePixelRatio() for s in QGuiApplication.screens()] or [1.0])
 
 
 class IconCache(QObject):
     """Extension icons by key (an installed icon file or an icon URL), loaded lazily.
 
     :meth:`icon` returns at once (the default icon while loading) and emits
-    :attr:`iconReady` with the key when the real icon is available.
+    :attr:`iconReady` with the key when the real icon is available. ``fetch``: how URLs
+    are fetched (the widget passes the core client's); ``network=False``: never fetched.
     """
 
     iconReady = Signal(str)
 
     def __init__(self, cache_dir: Path | None = None, parent: QObject | None = None, *, size: int = ICON_SIZE,
-                 network: bool = True):
+                 fetch: Fetch | None = None, network: bool = True):
         super().__init__(parent)
-        self.cache_dir = Path(cache_dir) if cache_dir else default_icon_cache_dir()
         self.size = size
-        self._network_enabled = network
         self._icons: dict[str, QIcon] = {}
-        self._pending: set[str] = set()
         self._failed: set[str] = set()
-        self._urls: dict[str, str] = {}
-        self._nam: QNetworkAccessManager | None = None
-        self._replies: set[QNetworkReply] = set()
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(2)
-        self._relay = _Relay()
-        self._relay.decoded.connect(self._on_decoded)
-        self._relay.missing.connect(self._on_missing)
+        self._network = network
+        self._loader = ImageLoader(Path(cache_dir) if cache_dir else default_icon_cache_dir(),
+                                   fetch if network else None, self)
+        self._loader.loaded.connect(self._on_loaded)
+        self._loader.failed.connect(lambda key, _why: self._failed.add(key))
         self._closed = False
 
-    # -- public -----------------------------------------------------------------------------
+    @property
+    def cache_dir(self) -> Path:
+        return self._loader.cache_dir
+
+    def set_fetch(self, fetch: Fetch | None) -> None:
+        if self._network:
+            self._loader.set_fetch(fetch)
+            self._failed.clear()  # a new server (or client) may serve what failed
 
     @staticmethod
     def key_for(iconurl: str = "", icon_file: str = "") -> str:
@@ -229,8 +153,9 @@ class IconCache(QObject):
         found = self._icons.get(key)
         if found is not None:
             return found
-        if key not in self._pending and key not in self._failed and not self._closed:
-            self._start(key, iconurl, icon_file)
+        if key not in self._failed and not self._closed:
+            px = int(self.size * max(1.0, device_ratio()))
+            self._loader.request(key, QSize(px, px), url=iconurl if not icon_file else "", file=icon_file)
         return default_extension_icon()
 
     def has_icon(self, key: str) -> bool:
@@ -238,74 +163,15 @@ class IconCache(QObject):
 
     @property
     def pending(self) -> int:
-        return len(self._pending)
+        return self._loader.pending
 
-    def shutdown(self, timeout_ms: int = 5000) -> None:
+    def shutdown(self) -> None:
         self._closed = True
-        for reply in list(self._replies):
-            reply.abort()
-        self._pool.clear()
-        self._pool.waitForDone(timeout_ms)
-
-    # -- loading ----------------------------------------------------------------------------
-
-    def _device_size(self) -> int:
-        ratio = 1.0
-        app = QGuiApplication.instance()
-        if app is not None:
-            ratio = max([s.devicePixelRatio() for s in QGuiApplication.screens()] or [1.0])
-        return int(self.size * max(1.0, ratio))
-
-    def _start(self, key: str, iconurl: str, icon_file: str) -> None:
-        self._pending.add(key)
-        if icon_file:
-            self._pool.start(_Decode(self, key, Path(icon_file), None, self._device_size()))
-            return
-        self._urls[key] = iconurl
-        self._pool.start(_Decode(self, key, _cache_file(self.cache_dir, iconurl), None, self._device_size()))
-
-    @Slot(str)
-    def _on_missing(self, key: str) -> None:
-        """Not in the disk cache: fetch it (local icon files never get here)."""
-        url = self._urls.get(key, "")
-        qurl = QUrl(url)
-        if self._closed or not url or not self._network_enabled or not qurl.isValid() or \
-                qurl.scheme().lower() not in ("http", "https", "file"):
-            self._pending.discard(key)
-            self._failed.add(key)
-            return
-        if self._nam is None:
-            self._nam = QNetworkAccessManager(self)
-        request = QNetworkRequest(qurl)
-        request.setTransferTimeout(15000)
-        request.setAttribute(QNetworkRequest.Attribute.RedirectPolicyAttribute,
-                             QNetworkRequest.RedirectPolicy.NoLessSafeRedirectPolicy)
-        reply = self._nam.get(request)
-        self._replies.add(reply)
-        reply.finished.connect(lambda r=reply, k=key: self._on_reply(r, k))
-
-    def _on_reply(self, reply: QNetworkReply, key: str) -> None:
-        self._replies.discard(reply)
-        data = bytes(reply.readAll().data()) if reply.error() == QNetworkReply.NetworkError.NoError else b""
-        reply.deleteLater()
-        if self._closed or not data:
-            self._pending.discard(key)
-            self._failed.add(key)
-            return
-        url = self._urls.get(key, key)
-        self._pool.start(_Decode(self, key, _cache_file(self.cache_dir, url), data, self._device_size()))
+        self._loader.shutdown()
 
     @Slot(str, object)
-    def _on_decoded(self, key: str, image: QImage) -> None:
-        self._pending.discard(key)
-        if self._closed:
-            return
-        if image is None or image.isNull():
-            self._failed.add(key)
-            return
+    def _on_loaded(self, key: str, image: QImage) -> None:
         pixmap = QPixmap.fromImage(image)
-        ratio = max(1.0, image.width() / float(self.size))
-        pixmap.setDevicePixelRatio(ratio)
-        icon = QIcon(pixmap)
-        self._icons[key] = icon
+        pixmap.setDevicePixelRatio(max(1.0, max(image.width(), image.height()) / float(self.size)))
+        self._icons[key] = QIcon(pixmap)
         self.iconReady.emit(key)

@@ -1,16 +1,18 @@
-"""Installed tab: installed and bookmarked extensions (updates first), with Update /
-Cancel update, Uninstall / Cancel uninstall, Enable / Disable, bookmark and Install."""
+"""Installed tab: a section of the installed extensions (updates first) and one of the
+bookmarks not installed; disabled (greyed, with a label) and bookmarked (a star) rows;
+several rows can be selected and the buttons act on all of them."""
 
 from __future__ import annotations
 
 from typing import Callable
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QPoint, QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QLabel,
     QListView,
+    QMenu,
     QPushButton,
     QStackedWidget,
     QVBoxLayout,
@@ -18,36 +20,61 @@ from PySide6.QtWidgets import (
 )
 
 from .delegates import ExtensionDelegate
-from .models import ROW_ROLE, ExtensionFilterProxy, ExtensionListModel, ExtensionRow
-from .worker import ExtensionsService
+from .filtering import ExtensionFilterProxy, SelectionMemory, select
+from .list_model import ExtensionListModel
+from .roles import ROW_ROLE
+from .rows import ExtensionRow
+from .widgets import FilterStatus
+
+
+def _count(text: str, names: list[str]) -> str:
+    return f"{text} ({len(names)})" if len(names) > 1 else text
 
 
 class InstalledTab(QWidget):
     updateRequested = Signal(list)
-    cancelUpdateRequested = Signal(str)
+    cancelUpdateRequested = Signal(list)
+    uninstallRequested = Signal(list)
+    cancelUninstallRequested = Signal(list)
+    #: (names, enabled)
+    enableRequested = Signal(list, bool)
+    #: (names, bookmarked)
+    bookmarkRequested = Signal(list, bool)
     installRequested = Signal(list)
     countChanged = Signal(int)
+    clearSearchRequested = Signal()
 
-    def __init__(self, service: ExtensionsService, icons, parent: QWidget | None = None, *,
-                 is_loaded: Callable[[str], bool] | None = None, is_queued: Callable[[str], bool] | None = None):
+    def __init__(self, service, icons, parent: QWidget | None = None, *,
+                 is_queued: Callable[[str], bool] | None = None):
         super().__init__(parent)
         self.service = service
-        self._is_loaded = is_loaded or (lambda name: False)
         self._is_queued = is_queued or (lambda name: False)
         self.model = ExtensionListModel(icons, self)
         self.proxy = ExtensionFilterProxy(self)
         self.proxy.setSourceModel(self.model)
+        self._build()
+        self.memory = SelectionMemory(self.view, self.proxy)
+        self.memory.watch_source(self.model)
+        self.proxy.countsChanged.connect(lambda shown, total: self.filter_status.set_counts(
+            shown, total, self.proxy.filtering))
+        service.busyChanged.connect(lambda _b: self._update_buttons())
+        self._update_buttons()
 
+    def _build(self) -> None:
+        self.filter_status = FilterStatus("extensions", self, show_total=False)
+        self.filter_status.clearRequested.connect(self.clearSearchRequested.emit)
         self.view = QListView(self)
         self.view.setObjectName("installedList")
-        self.view.setAccessibleName("Installed extensions")
+        self.view.setAccessibleName("Installed and bookmarked extensions")
         self.view.setModel(self.proxy)
         self.view.setItemDelegate(ExtensionDelegate(self.view))
-        self.view.setUniformItemSizes(True)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setUniformItemSizes(False)  # section headers are shorter than the rows
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.setAlternatingRowColors(True)
         self.view.setIconSize(QSize(48, 48))
-        self.view.selectionModel().currentChanged.connect(lambda *_: self._update_buttons())
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._context_menu)
+        self.view.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
         self.empty_label = QLabel("No extensions are installed or bookmarked yet. Find some in the Search tab.", self)
         self.empty_label.setWordWrap(True)
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -57,179 +84,196 @@ class InstalledTab(QWidget):
         self.stack.addWidget(self.empty_label)
         self.stack.setCurrentWidget(self.empty_label)
 
-        self.update_button = QPushButton("&Update", self)
-        self.update_button.clicked.connect(self._update_or_cancel)
-        self.uninstall_button = QPushButton("U&ninstall", self)
-        self.uninstall_button.clicked.connect(self._uninstall_or_cancel)
-        self.enable_button = QPushButton("&Disable", self)
-        self.enable_button.clicked.connect(self._toggle_enabled)
-        self.bookmark_button = QPushButton("&Bookmark", self)
-        self.bookmark_button.clicked.connect(self._toggle_bookmark)
-        self.install_button = QPushButton("&Install", self)
-        self.install_button.setToolTip("Install this bookmarked extension (requires restart).")
-        self.install_button.clicked.connect(self._install)
+        self.update_button = self._button("&Update", self._update_or_cancel)
+        self.uninstall_button = self._button("U&ninstall", self._uninstall_or_cancel)
+        self.enable_button = self._button("&Disable", self._toggle_enabled)
+        self.bookmark_button = self._button("&Bookmark", self._toggle_bookmark)
+        self.install_button = self._button("&Install", self._install)
+        self.install_button.setToolTip("Install the selected bookmarked extensions now (requires restart).")
         self.message = QLabel(self)
         self.message.setWordWrap(True)
         self.message.setAccessibleName("Last operation")
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-
         buttons = QHBoxLayout()
-        for b in (self.update_button, self.uninstall_button, self.enable_button, self.bookmark_button,
-                  self.install_button):
+        for b in self.buttons():
             buttons.addWidget(b)
         buttons.addStretch(1)
+        header = QHBoxLayout()
+        header.addStretch(1)
+        header.addWidget(self.filter_status)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(header)
         layout.addWidget(self.stack, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.message)
-        service.busyChanged.connect(lambda _b: self._update_buttons())
-        self._update_buttons()
 
-    # -- data ------------------------------------------------------------------------------------
+    def _button(self, text: str, slot: Callable[[], None]) -> QPushButton:
+        button = QPushButton(text, self)
+        button.clicked.connect(slot)
+        return button
+
+    def buttons(self) -> list[QPushButton]:
+        return [self.update_button, self.uninstall_button, self.enable_button, self.bookmark_button,
+                self.install_button]
+
+    def focus_order(self) -> list[QWidget]:
+        return [self.view, *self.buttons()]
+
+    # -- data -----------------------------------------------------------------------------------------
 
     def set_rows(self, rows, installed_count: int) -> None:
-        current = self.current_row().name if self.current_row() else None
         self.model.set_rows(rows)
         self.stack.setCurrentWidget(self.view if rows else self.empty_label)
-        if current:
-            self.select_name(current)
-        elif rows and not self.view.currentIndex().isValid():
-            self.view.setCurrentIndex(self.proxy.index(0, 0))
+        if not self.view.selectionModel().hasSelection():
+            select(self.view, self.proxy, [])
         self.countChanged.emit(installed_count)
         self._update_buttons()
 
     def set_filter_text(self, text: str) -> None:
         self.proxy.set_text(text)
 
+    def refresh_activity(self, activity) -> None:
+        self.model.set_activity(activity)
+        self._update_buttons()
+
+    def selected_rows(self) -> list[ExtensionRow]:
+        rows = [i.data(ROW_ROLE) for i in self.view.selectionModel().selectedIndexes()]
+        return sorted((r for r in rows if isinstance(r, ExtensionRow)), key=lambda r: r.name.lower())
+
     def current_row(self) -> ExtensionRow | None:
-        index = self.view.currentIndex()
-        return index.data(ROW_ROLE) if index.isValid() else None
+        rows = self.selected_rows()
+        return rows[0] if len(rows) == 1 else None
 
     def select_name(self, name: str) -> None:
-        i = self.model.find(name)
-        if i >= 0:
-            index = self.proxy.mapFromSource(self.model.index(i, 0))
-            if index.isValid():
-                self.view.setCurrentIndex(index)
+        self.select_names([name])
+
+    def select_names(self, names: list[str]) -> None:
+        select(self.view, self.proxy, names, names[0] if names else "", select_first=False)
 
     def show_message(self, text: str) -> None:
         self.message.setText(text)
-        self.service.logMessage.emit(text)
 
-    # -- buttons ---------------------------------------------------------------------------------
+    # -- what the selection allows --------------------------------------------------------------------
+
+    def _updatable(self, rows: list[ExtensionRow]) -> list[str]:
+        return [r.name for r in rows if r.installed and r.state.update_available and not r.state.scheduled_update
+                and not r.state.scheduled_uninstall and not self._is_queued(r.name)]
+
+    def _update_cancellable(self, rows: list[ExtensionRow]) -> list[str]:
+        return [r.name for r in rows if r.state.scheduled_update or (r.installed and self._is_queued(r.name))]
 
     def _update_buttons(self) -> None:
-        row = self.current_row()
+        rows = self.selected_rows()
         busy = self.service.busy
-        for b in (self.update_button, self.uninstall_button, self.enable_button, self.bookmark_button,
-                  self.install_button):
-            b.setVisible(row is not None)
-        if row is None:
+        for b in self.buttons():
+            b.setVisible(bool(rows))
+        if not rows:
             return
-        queued = self._is_queued(row.name)
-        # Update / Cancel update
-        if row.scheduled_update or (queued and row.installed):
-            self.update_button.setText("Cancel &update")
-            self.update_button.setToolTip("Do not apply the downloaded update at the next start" if row.scheduled_update
-                                          else "Cancel the running update")
+        self._update_update_button(rows)
+        self._update_uninstall_button(rows, busy)
+        installed = [r for r in rows if r.installed and not r.state.scheduled_uninstall]
+        enabled = [r.name for r in installed if r.enabled]
+        enableable = [r.name for r in installed if not r.enabled and r.state.compatible]
+        self.enable_button.setVisible(bool(installed))
+        self.enable_button.setText(_count("&Disable", enabled) if enabled else _count("&Enable", enableable))
+        self.enable_button.setEnabled(not busy and bool(enabled or enableable))
+        self.enable_button.setToolTip("Do not load the modules (takes effect after restart)" if enabled
+                                      else "Load the modules (takes effect after restart)")
+        marked = all(r.bookmarked for r in rows)
+        self.bookmark_button.setText("Remove &bookmark" if marked else "&Bookmark")
+        self.bookmark_button.setToolTip(
+            "Click to remove the bookmark." if marked else
+            "Bookmark: bookmarked extensions appear in all Slicer versions for easy reinstallation.")
+        installable = [r.name for r in rows if r.installable and not self._is_queued(r.name)]
+        self.install_button.setVisible(any(not r.installed for r in rows))
+        self.install_button.setText(_count("&Install", installable))
+        self.install_button.setEnabled(bool(installable))
+
+    def _update_update_button(self, rows: list[ExtensionRow]) -> None:
+        cancellable, updatable = self._update_cancellable(rows), self._updatable(rows)
+        if cancellable and not updatable:
+            self.update_button.setText(_count("Cancel &update", cancellable))
+            self.update_button.setToolTip("Do not apply the downloaded update at the next start, or stop the "
+                                          "running update")
             self.update_button.setVisible(True)
             self.update_button.setEnabled(True)
-        else:
-            self.update_button.setText("&Update")
-            self.update_button.setToolTip("Download and install the new version of this extension (requires restart).")
-            self.update_button.setVisible(row.installed and row.update_available and not row.updated_this_session)
-            self.update_button.setEnabled(not row.scheduled_uninstall)
-        # Uninstall / Cancel uninstall
-        self.uninstall_button.setVisible(row.installed)
-        if row.scheduled_uninstall:
-            self.uninstall_button.setText("Cancel u&ninstall")
-            self.uninstall_button.setToolTip("Keep this extension")
-        else:
-            self.uninstall_button.setText("U&ninstall")
-            self.uninstall_button.setToolTip("Remove this extension" + (" at the next start of Slicer"
-                                                                        if self._is_loaded(row.name) else ""))
-        self.uninstall_button.setEnabled(not busy and not queued)
-        # Enable / Disable
-        self.enable_button.setVisible(row.installed and not row.scheduled_uninstall)
-        self.enable_button.setText("&Disable" if row.enabled else "&Enable")
-        self.enable_button.setToolTip("Do not load this extension's modules (takes effect after restart)"
-                                      if row.enabled else "Load this extension's modules (takes effect after restart)")
-        self.enable_button.setEnabled(not busy and (row.enabled or row.compatible))
-        # Bookmark
-        self.bookmark_button.setText("Remove &bookmark" if row.bookmarked else "&Bookmark")
-        self.bookmark_button.setToolTip(
-            "Click to remove the bookmark." if row.bookmarked else
-            "Click this button to add bookmark this extension. Bookmarked extension will appear in all "
-            "application versions for easy reinstallation.")
-        # Install (bookmarked, not installed)
-        self.install_button.setVisible(not row.installed)
-        self.install_button.setEnabled(row.installable and not queued)
+            return
+        self.update_button.setText(_count("&Update", updatable))
+        self.update_button.setToolTip("Download and install the new version (requires restart).")
+        self.update_button.setVisible(bool(updatable))
+        self.update_button.setEnabled(bool(updatable))
+
+    def _update_uninstall_button(self, rows: list[ExtensionRow], busy: bool) -> None:
+        installed = [r for r in rows if r.installed]
+        scheduled = [r.name for r in installed if r.state.scheduled_uninstall]
+        removable = [r.name for r in installed if not r.state.scheduled_uninstall and not self._is_queued(r.name)]
+        self.uninstall_button.setVisible(bool(installed))
+        if scheduled and not removable:
+            self.uninstall_button.setText(_count("Cancel u&ninstall", scheduled))
+            self.uninstall_button.setToolTip("Keep the extension")
+            self.uninstall_button.setEnabled(not busy)
+            return
+        self.uninstall_button.setText(_count("U&ninstall", removable))
+        self.uninstall_button.setToolTip("Remove the extension; one that the running Slicer uses is removed "
+                                         "when Slicer restarts")
+        self.uninstall_button.setEnabled(not busy and bool(removable))
+
+    # -- buttons --------------------------------------------------------------------------------------
 
     def _update_or_cancel(self) -> None:
-        row = self.current_row()
-        if row is None:
-            return
-        if row.scheduled_update or self._is_queued(row.name):
-            if row.scheduled_update:
-                name = row.name
-                self.service.run_operation(lambda m: m.installer.cancel_scheduled_update(name),
-                                           lambda _: self.show_message(f"The update of {name} was cancelled."),
-                                           self.show_message)
-            else:
-                self.cancelUpdateRequested.emit(row.name)
-            return
-        self.updateRequested.emit([row.name])
+        rows = self.selected_rows()
+        cancellable, updatable = self._update_cancellable(rows), self._updatable(rows)
+        if cancellable and not updatable:
+            self.cancelUpdateRequested.emit(cancellable)
+        elif updatable:
+            self.updateRequested.emit(updatable)
 
     def _uninstall_or_cancel(self) -> None:
-        row = self.current_row()
-        if row is None:
-            return
-        name = row.name
-        if row.scheduled_uninstall:
-            def cancel(m):
-                return m.cancel_uninstall(name)
-
-            self.service.run_operation(
-                cancel, lambda ok: self.show_message(f"{name} will not be uninstalled." if ok else
-                                                     f"{name} was not scheduled for uninstall."),
-                self.show_message)
-            return
-        schedule = bool(self._is_loaded(name))
-
-        def uninstall(m):
-            return m.uninstall([name], schedule=schedule)
-
-        def done(report) -> None:
-            texts = [r.message for r in report.results]
-            self.show_message(" ".join(texts) or f"{name} was uninstalled.")
-
-        self.service.run_operation(uninstall, done, self.show_message)
+        installed = [r for r in self.selected_rows() if r.installed]
+        scheduled = [r.name for r in installed if r.state.scheduled_uninstall]
+        removable = [r.name for r in installed if not r.state.scheduled_uninstall and not self._is_queued(r.name)]
+        if scheduled and not removable:
+            self.cancelUninstallRequested.emit(scheduled)
+        elif removable:
+            self.uninstallRequested.emit(removable)
 
     def _toggle_enabled(self) -> None:
-        row = self.current_row()
-        if row is None:
-            return
-        name, enable = row.name, not row.enabled
-        self.service.run_operation(
-            lambda m: m.set_enabled(name, enable),
-            lambda _changed: self.show_message(f"{name} is {'enabled' if enable else 'disabled'}; "
-                                               "restart Slicer for it to take effect."),
-            self.show_message)
+        installed = [r for r in self.selected_rows() if r.installed and not r.state.scheduled_uninstall]
+        enabled = [r.name for r in installed if r.enabled]
+        if enabled:
+            self.enableRequested.emit(enabled, False)
+        else:
+            names = [r.name for r in installed if r.state.compatible]
+            if names:
+                self.enableRequested.emit(names, True)
 
     def _toggle_bookmark(self) -> None:
-        row = self.current_row()
-        if row is None:
-            return
-        name, on = row.name, not row.bookmarked
-
-        def done(_):
-            self.service.refresh_view()
-            self.show_message(f"{name} is bookmarked." if on else f"The bookmark of {name} was removed.")
-
-        self.service.run_read(lambda m: m.history.set_bookmarked(name, on), done, self.show_message)
+        rows = self.selected_rows()
+        if rows:
+            self.bookmarkRequested.emit([r.name for r in rows], not all(r.bookmarked for r in rows))
 
     def _install(self) -> None:
-        row = self.current_row()
-        if row is not None and row.installable:
-            self.installRequested.emit([row.name])
+        names = [r.name for r in self.selected_rows() if r.installable and not self._is_queued(r.name)]
+        if names:
+            self.installRequested.emit(names)
+
+    def _context_menu(self, pos: QPoint) -> None:
+        index = self.view.indexAt(pos)
+        if not index.isValid() or not isinstance(index.data(ROW_ROLE), ExtensionRow):
+            return
+        if not self.view.selectionModel().isSelected(index):
+            self.select_names([index.data()])
+        self.context_menu().popup(self.view.viewport().mapToGlobal(pos))
+
+    def context_menu(self) -> QMenu:
+        """The buttons' actions for the selected rows, as a menu."""
+        menu = QMenu(self)
+        slots = {self.update_button: self._update_or_cancel, self.uninstall_button: self._uninstall_or_cancel,
+                 self.enable_button: self._toggle_enabled, self.bookmark_button: self._toggle_bookmark,
+                 self.install_button: self._install}
+        for button, slot in slots.items():
+            if button.isVisibleTo(self):
+                action = menu.addAction(button.text().replace("&", ""), slot)
+                action.setEnabled(button.isEnabled())
+        return menu

@@ -37,7 +37,7 @@ from ..queue import CancelToken, EventKind, InstallQueue, QueueEvent
 from ..slicer_builds import SlicerBuild, Stability
 from ..slicer_installer import default_destination
 from ..slicer_updates import SlicerInstallReport
-from .worker import WorkerThread
+from .threads import WorkerThread
 
 COLUMNS = ("Version", "Revision", "Kind", "Date", "Size", "")
 

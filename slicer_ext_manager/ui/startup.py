@@ -4,22 +4,23 @@ a host calls :func:`run_startup_check` once its main window is up."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-from PySide6.QtCore import QObject, QProcess, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from ..errors import ExtensionManagerError
 from ..queue import EventKind, InstallQueue, QueueEvent
 from ..restore import StartupCheckResult
-from . import prompts
-from .worker import WorkerThread, run_in_thread, wait_until
+from ..state import Option
+from . import prompts, restart
+from .threads import WorkerThread, run_in_thread, wait_until
 
 __all__ = ["run_startup_check", "StartupCheckResult"]
 
 
 class _Relay(QObject):
-    event = Signal(object)
+    queue_event = Signal(object)
 
 
 class _Progress(QObject):
@@ -52,7 +53,7 @@ class _Progress(QObject):
 
 def _install_with_progress(manager, names: list[str], parent: QWidget | None):
     relay = _Relay()
-    queue = InstallQueue(relay.event.emit)
+    queue = InstallQueue(relay.queue_event.emit)
     dialog = QProgressDialog("Preparing…", "Cancel", 0, 1000, parent)
     dialog.setWindowTitle("Restoring extensions")
     dialog.setWindowModality(Qt.WindowModality.WindowModal)
@@ -61,11 +62,11 @@ def _install_with_progress(manager, names: list[str], parent: QWidget | None):
     dialog.setAutoReset(False)
     dialog.setAccessibleName("Restore progress")
     progress = _Progress(dialog, queue)
-    relay.event.connect(progress.on_event)
+    relay.queue_event.connect(progress.on_event)
     dialog.show()
     worker = WorkerThread("startup-restore")
     box: dict[str, object] = {}
-    worker.submit(lambda: manager.install(names, listener=relay.event.emit, queue=queue),
+    worker.submit(lambda: manager.install(names, listener=relay.queue_event.emit, queue=queue),
                   lambda report: box.__setitem__("report", report),
                   lambda error: box.__setitem__("error", error))
     try:
@@ -80,19 +81,38 @@ def _install_with_progress(manager, names: list[str], parent: QWidget | None):
     return box["report"]
 
 
-def _restart(restart_callback: Callable[[], None] | None, slicer_executable: str | Path | None,
-             parent: QWidget | None) -> None:
-    if restart_callback is not None:
-        restart_callback()
-    elif slicer_executable:
-        result = QProcess.startDetached(str(slicer_executable), [])
-        ok = result[0] if isinstance(result, tuple) else bool(result)
-        if not ok:
-            prompts.show_error(parent, "Restart Slicer", f"Slicer could not be started from {slicer_executable}. "
-                                                        f"{prompts.RESTART_INSTRUCTIONS}")
+def _check(manager: Any) -> tuple[StartupCheckResult, bool]:
+    """(what the check found, install without asking) — in a worker thread."""
+
+    def check() -> tuple[StartupCheckResult, bool]:
+        # What the running Slicer loaded is taken before the restore changes anything, so the
+        # dialog opened afterwards with this manager says "Install pending restart".
+        manager.loaded_set()
+        result = manager.startup_check(install=False)
+        return result, manager.options().install_without_asking
+
+    return run_in_thread(check, name="startup-check")
 
 
-def run_startup_check(manager, parent: QWidget | None = None, *,
+def _asked_yes(manager: Any, parent: QWidget | None, names: list[str]) -> bool:
+    """The startup question; "Don't ask again" turns the check off."""
+    yes, dont_ask = prompts.ask_startup_restore(parent, names)
+    if dont_ask:
+        try:
+            run_in_thread(lambda: manager.set_option(Option.CHECK_ON_STARTUP, False), name="startup-options")
+        except ExtensionManagerError as exc:
+            prompts.show_error(parent, "Restore extensions", f"“Don't ask again” could not be saved: {exc}")
+    return yes
+
+
+def _restored(report: Any) -> str:
+    if report.ok:
+        return "All extensions restored. Please restart Slicer."
+    failed = "; ".join(f"{r.name}: {r.message}" for r in report.failed)
+    return f"{len(report.failed)} of {len(report.results)} extensions could not be restored ({failed})."
+
+
+def run_startup_check(manager: Any, parent: QWidget | None = None, *,
                       restart_callback: Callable[[], None] | None = None,
                       slicer_executable: str | Path | None = None,
                       interactive: bool = True) -> StartupCheckResult:
@@ -104,44 +124,26 @@ def run_startup_check(manager, parent: QWidget | None = None, *,
     now?" (with "Don't ask again", which turns the check off). Installs run in a worker
     with a progress dialog; then the restart prompt. The GUI stays responsive throughout.
     """
-
-    def check():
-        result = manager.startup_check(install=False)
-        return result, manager.startup_options()
-
     try:
-        result, (_check_on, silent) = run_in_thread(check, name="startup-check")
+        result, silent = _check(manager)
     except ExtensionManagerError as exc:
         return StartupCheckResult(False, str(exc))
     if not result.checked or not result.candidates:
         return result
     names = [c.name for c in result.candidates]
-    if not silent:
-        if not interactive:
-            return result
-        yes, dont_ask = prompts.ask_startup_restore(parent, names)
-        if dont_ask:
-            try:
-                run_in_thread(lambda: manager.set_startup_options(check_on_startup=False), name="startup-options")
-            except ExtensionManagerError:
-                pass
-        if not yes:
-            return StartupCheckResult(True, "The extensions of the previous Slicer were not restored.",
-                                      result.plan, False)
+    if not silent and (not interactive or not _asked_yes(manager, parent, names)):
+        return result if not interactive else StartupCheckResult(
+            True, "The extensions of the previous Slicer were not restored.", result.plan, False)
     try:
         report = _install_with_progress(manager, names, parent)
     except ExtensionManagerError as exc:
         if interactive:
             prompts.show_error(parent, "Restore extensions", str(exc))
         return StartupCheckResult(True, str(exc), result.plan, silent)
-    if report.ok:
-        message = "All extensions restored. Please restart Slicer."
-    else:
-        failed = "; ".join(f"{r.name}: {r.message}" for r in report.failed)
-        message = f"{len(report.failed)} of {len(report.results)} extensions could not be restored ({failed})."
-    final = StartupCheckResult(True, message, result.plan, silent, report)
+    final = StartupCheckResult(True, _restored(report), result.plan, silent, report)
     if interactive and report.restart_required:
         can_restart = restart_callback is not None or bool(slicer_executable)
-        if prompts.ask_restart(parent, message, can_restart=can_restart):
-            _restart(restart_callback, slicer_executable, parent)
+        if prompts.ask_restart(parent, final.message, can_restart=can_restart,
+                               failures=[(r.name, r.message) for r in report.failed]):
+            restart.restart(restart_callback, slicer_executable, parent)
     return final

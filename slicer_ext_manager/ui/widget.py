@@ -1,59 +1,46 @@
-"""``ExtensionsManagerWidget``: the whole manager as one embeddable widget
-(toolbar, status banner and the Search / Install / Restore / Installed tabs)."""
+"""``ExtensionsManagerWidget``: the whole manager as one embeddable widget (toolbar, catalog
+banner and the Search / Install / Restore / Installed tabs). It presents the manager's
+:class:`~slicer_ext_manager.state.ProfileState` — restart needed, updates, what is in use —
+and never works those out itself."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
-from PySide6.QtCore import QProcess, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
-from PySide6.QtWidgets import (
-    QFrame,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QMenu,
-    QPushButton,
-    QTabWidget,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
-from ..queue import JobResult, Outcome
-from . import prompts
-from .icons import IconCache
+from ..conventions import SERVER_URL_ENV
+from ..queue import JobResult
+from . import prompts, restart
+from .actions import ExtensionActions
+from .icons import IconCache, default_icon_cache_dir
+from .images import ImageLoader
 from .install_tab import InstallTab
 from .installed_tab import InstalledTab
 from .restore_tab import RestoreTab
 from .search_tab import SearchTab
-from .worker import (
-    AUTO_INSTALL_DEPENDENCIES_KEY,
-    AUTO_UPDATE_CHECK_KEY,
-    AUTO_UPDATE_INSTALL_KEY,
-    ExtensionsService,
-    ViewData,
-)
+from .service import ExtensionsService, ViewData
+from .toolbar import SEARCH_DEBOUNCE_MS, Toolbar
+from .updates import Updates
+from .watcher import ProfileWatcher
+from .widgets import Banner
+
+__all__ = ["SEARCH_DEBOUNCE_MS", "TAB_NAMES", "ExtensionsManagerWidget"]
 
 TAB_NAMES = ("search", "install", "restore", "installed")
-SEARCH_DEBOUNCE_MS = 200
 
 
-def _restart_text(results: Sequence[JobResult]) -> str:
-    done = [r for r in results if r.restart_required and r.outcome.ok]
-    installed = [r.name for r in done if r.outcome == Outcome.INSTALLED]
-    updated = [r.name for r in done if r.outcome in (Outcome.UPDATED, Outcome.SCHEDULED)]
-    if len(done) == 1 and installed:
-        return f"Extension {installed[0]} has been installed."
-    if len(done) == 1 and updated:
-        return f"Extension {updated[0]} has been updated."
-    parts = []
-    if installed:
-        parts.append(f"{len(installed)} extension{'s' if len(installed) != 1 else ''} installed")
-    if updated:
-        parts.append(f"{len(updated)} updated")
-    return (", ".join(parts) or "Extensions changed") + "."
+def _server_url_note(origin: str) -> str:
+    """Why the setting may not be what Slicer uses next time (it reads the environment first)."""
+    if origin == SERVER_URL_ENV:
+        return (f"This session's URL comes from ${SERVER_URL_ENV}, which Slicer reads before the setting: the new "
+                "URL is used now, and by Slicer only once that variable is no longer set.")
+    if origin == "explicit":
+        return "This session's URL was given on the command line (--server); the setting is what Slicer uses."
+    return ""
 
 
 class ExtensionsManagerWidget(QWidget):
@@ -61,16 +48,15 @@ class ExtensionsManagerWidget(QWidget):
 
     ``restart_callback``: how the host restarts itself (called after the user agrees).
     ``slicer_executable``: standalone use — the Slicer to launch on restart.
-    ``is_loaded(name)``: host hook, True for extensions loaded by the running application
-    (their uninstall/update is scheduled for the next start, as Slicer does); standalone:
-    nothing is loaded, so uninstall and update happen at once.
-    ``loaded_extensions``: what the running application loaded (default: what was
-    installed when the manager opened), for the "Install pending restart" state.
-    ``interactive``: False = never ask (dependencies installed, no restart prompt).
+    ``is_loaded(name)``: host hook, True for extensions the running application uses
+    (their uninstall and update wait for the next start, as in Slicer); default: the
+    manager's :class:`~slicer_ext_manager.state.LoadedSet` (standalone: what was installed
+    when the manager started). ``loaded_extensions``: the same as a set of names.
+    ``interactive``: False = never ask (dependencies installed, no prompts).
     """
 
     busyChanged = Signal(bool)
-    #: Whether a restart is needed (settings differ from when the widget opened, or a batch said so).
+    #: Whether a restart is needed (``ProfileState.restart_required``).
     restartStateChanged = Signal(bool)
     viewChanged = Signal(object)
     #: The catalog finished loading (from the server, the fresh cache, or offline).
@@ -80,7 +66,7 @@ class ExtensionsManagerWidget(QWidget):
     #: The Slicer executable was started (standalone restart).
     restartLaunched = Signal()
 
-    def __init__(self, manager, parent: QWidget | None = None, *,
+    def __init__(self, manager: Any, parent: QWidget | None = None, *,
                  restart_callback: Callable[[], None] | None = None,
                  slicer_executable: str | Path | None = None,
                  is_loaded: Callable[[str], bool] | None = None,
@@ -91,138 +77,128 @@ class ExtensionsManagerWidget(QWidget):
         self.restart_callback = restart_callback
         self.slicer_executable = str(slicer_executable) if slicer_executable else None
         self.interactive = interactive
-        self._is_loaded = is_loaded or (lambda name: False)
-        self._initial_restart_keys: tuple | None = None
-        self._session_restart = False
+        loaded = frozenset(loaded_extensions) if loaded_extensions is not None else None
+        self._is_loaded = is_loaded or ((lambda name: name in loaded) if loaded is not None else None)
         self._catalog_loaded = False
-        self._checking_updates = False
-        self._auto_update_done = False
         self._closed = False
 
-        self.service = ExtensionsService(manager, self, baseline=loaded_extensions)
-        self.icons = IconCache(Path(icon_cache_dir) if icon_cache_dir else None, self)
+        self.service = ExtensionsService(manager, self)
+        cache = Path(icon_cache_dir) if icon_cache_dir else default_icon_cache_dir()
+        self.icons = IconCache(cache, self, fetch=self._fetch)
+        self.images = ImageLoader(cache, self._fetch, self)
+        self._build()
+        self._wire()
+        ctx = manager.context
+        self.watcher = ProfileWatcher([ctx.user_settings_path, ctx.revision_settings_path, ctx.install_path], self,
+                                      paused=lambda: self.service.busy)
+        self.watcher.changed.connect(self._changed_outside)
+        self._shortcuts()
+        self._tab_order()
+        # Loading starts once the window has painted its first frame (a worker building 3,000 rows
+        # competes for the GIL with that paint), or soon anyway when the widget is not shown.
+        self._started = False
+        QTimer.singleShot(500, self, self._start)  # context object: never runs after deletion
 
-        # -- toolbar ---------------------------------------------------------------------------
-        self.search_box = QLineEdit(self)
-        self.search_box.setObjectName("searchBox")
-        self.search_box.setPlaceholderText("Search extensions (Ctrl+F)")
-        self.search_box.setAccessibleName("Search extensions")
-        self.search_box.setToolTip("Filter the current tab by name, description, category and keywords")
-        self.search_box.setClearButtonEnabled(True)
-        self._debounce = QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(SEARCH_DEBOUNCE_MS)
-        self._debounce.timeout.connect(self._apply_search)
-        self.search_box.textChanged.connect(lambda _t: self._debounce.start())
+    def _fetch(self, url: str) -> bytes:
+        """Images through the core client (its proxies, TLS options and tokens); worker threads."""
+        return self.service.manager.client.get_resource(url)
 
-        self.check_updates_button = QPushButton("Check for updates", self)
-        self.check_updates_button.setToolTip(
-            "Query the Extensions Server if there are updates for any of the installed extensions")
-        self.check_updates_button.clicked.connect(self.check_for_updates)
-        self.update_all_button = QPushButton("Update all", self)
-        self.update_all_button.setToolTip("Update every extension that has a new version")
-        self.update_all_button.clicked.connect(self.update_all)
-        self.update_all_button.setVisible(False)
-        self.install_bookmarked_button = QPushButton("Install bookmarked (0)", self)
-        self.install_bookmarked_button.setToolTip(
-            "Install the bookmarked extensions that are not installed and are available for this Slicer")
-        self.install_bookmarked_button.clicked.connect(self.install_bookmarked)
-        self.install_bookmarked_button.setEnabled(False)
-
-        self.settings_button = QToolButton(self)
-        self.settings_button.setText("Settings")
-        self.settings_button.setAccessibleName("Settings")
-        self.settings_button.setToolTip("Update and dependency settings, server URL")
-        self.settings_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        self.settings_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        menu = QMenu(self.settings_button)
-        self.check_updates_action = menu.addAction("Check for updates", self.check_for_updates)
-        menu.addSeparator()
-        self.auto_check_action = self._setting_action(menu, "Automatically check for updates", AUTO_UPDATE_CHECK_KEY)
-        self.auto_install_action = self._setting_action(menu, "Automatically install updates", AUTO_UPDATE_INSTALL_KEY)
-        self.auto_deps_action = self._setting_action(menu, "Automatically install dependencies",
-                                                     AUTO_INSTALL_DEPENDENCIES_KEY)
-        menu.addSeparator()
-        self.server_url_action = menu.addAction("Server URL…", self.change_server_url)
-        self.reload_action = menu.addAction("Reload catalog", lambda: self.reload(refresh=True))
-        self.settings_button.setMenu(menu)
-        self.settings_menu = menu
-
-        toolbar = QHBoxLayout()
-        toolbar.setContentsMargins(0, 0, 0, 0)
-        toolbar.addWidget(self.search_box, 1)
-        toolbar.addWidget(self.check_updates_button)
-        toolbar.addWidget(self.update_all_button)
-        toolbar.addWidget(self.install_bookmarked_button)
-        toolbar.addWidget(self.settings_button)
-
-        # -- banner ----------------------------------------------------------------------------
-        self.banner = QLabel(self)
-        self.banner.setObjectName("catalogBanner")
-        self.banner.setAccessibleName("Catalog status")
-        self.banner.setWordWrap(True)
-        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.banner.setFrameShape(QFrame.Shape.StyledPanel)
-        self.banner.setStyleSheet(
-            "QLabel#catalogBanner { border: 1px solid #bd8530; border-radius: 4px; padding: 6px 8px;"
-            " background: palette(alternate-base); color: palette(window-text); }")
-        self.banner.setVisible(False)
+    def _build(self) -> None:
+        self.toolbar = Toolbar(self)
+        self.search_box = self.toolbar.search_box
+        self.banner = Banner(self)
         self.loading_label = QLabel("Loading the catalog…", self)
         self.loading_label.setAccessibleName("Loading")
         self.loading_label.setVisible(False)
-
-        # -- tabs --------------------------------------------------------------------------------
-        self.install_tab = InstallTab(self.service, self.icons, self,
+        self.install_tab = InstallTab(self.service, self.icons, self, interactive=self.interactive,
                                       auto_install_dependencies=self._auto_install_dependencies,
-                                      interactive=interactive)
-        self.search_tab = SearchTab(self.icons, self, is_queued=self.install_tab.is_queued)
+                                      icon_source=self._icon_source)
+        queued = self.install_tab.is_queued
+        self.search_tab = SearchTab(self.icons, self.images, self, is_queued=queued)
         self.restore_tab = RestoreTab(self.service, self)
-        self.installed_tab = InstalledTab(self.service, self.icons, self, is_loaded=self._is_loaded,
-                                          is_queued=self.install_tab.is_queued)
+        self.installed_tab = InstalledTab(self.service, self.icons, self, is_queued=queued)
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("tabs")
         self.tabs.setAccessibleName("Extensions Manager tabs")
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.search_tab, "Search")
-        self.tabs.addTab(self.install_tab, "Install")
-        self.tabs.addTab(self.restore_tab, "Restore")
-        self.tabs.addTab(self.installed_tab, "Installed (0)")
-        self.tabs.currentChanged.connect(lambda _i: self._apply_search())
-
+        for tab, title in ((self.search_tab, "Search"), (self.install_tab, "Install"),
+                           (self.restore_tab, "Restore"), (self.installed_tab, "Installed (0)")):
+            self.tabs.addTab(tab, title)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 4)
-        layout.addLayout(toolbar)
+        layout.addWidget(self.toolbar)
         layout.addWidget(self.banner)
         layout.addWidget(self.loading_label)
         layout.addWidget(self.tabs, 1)
+        self.ext_actions = ExtensionActions(self.service, self, in_use=self.in_use, report=self.report,
+                                            interactive=self.interactive)
+        self.updates = Updates(self.service, self.toolbar, self.install_tab, self.ext_actions, in_use=self.in_use,
+                               show_install_tab=lambda: self.set_current_tab("install"),
+                               reload=lambda: self.reload(refresh=True))
 
-        QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self, activated=self.focus_search)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self.search_box, activated=self.search_box.clear)
-
-        # -- wiring -------------------------------------------------------------------------------
-        s = self.service
+    def _wire(self) -> None:
+        s, t, a = self.service, self.toolbar, self.ext_actions
         s.viewChanged.connect(self._on_view)
         s.busyChanged.connect(self._on_busy)
         s.logMessage.connect(self.install_tab.log)
-        s.managerChanged.connect(lambda _m: self.restore_tab.reload())
-        self.search_tab.addRequested.connect(self.install_tab.add_names)
-        self.search_tab.installNowRequested.connect(self.install_now)
-        self.restore_tab.installRequested.connect(self._restore_selected)
-        self.installed_tab.installRequested.connect(self.install_now)
-        self.installed_tab.updateRequested.connect(self.update_extensions)
-        self.installed_tab.cancelUpdateRequested.connect(self.install_tab.cancel_name)
-        self.installed_tab.countChanged.connect(
-            lambda n: self.tabs.setTabText(TAB_NAMES.index("installed"), f"Installed ({n})"))
-        self.install_tab.countChanged.connect(self._install_count_changed)
+        s.serverChanged.connect(lambda _url: self.restore_tab.reload())
+        t.searchChanged.connect(self._apply_search)
+        t.checkUpdatesRequested.connect(self.check_for_updates)
+        t.updateAllRequested.connect(self.update_all)
+        t.installBookmarkedRequested.connect(self.install_bookmarked)
+        t.optionToggled.connect(s.set_option)
+        t.serverUrlRequested.connect(self.change_server_url)
+        t.editBookmarksRequested.connect(lambda: a.edit_bookmarks(s.view.state.bookmarks if s.view else ()))
+        t.reloadRequested.connect(lambda: self.reload(refresh=True))
+        self.banner.retryRequested.connect(self._retry_catalog)
+        self.search_tab.installRequested.connect(self.install_now)
+        self.search_tab.queueRequested.connect(self.add_to_install)
+        self.search_tab.bookmarkRequested.connect(a.bookmark)
+        self.restore_tab.installRequested.connect(self.install_now)
+        self.restore_tab.queueRequested.connect(self._queue_and_show)
+        self.restore_tab.removeRequested.connect(self._remove_from_history)
+        self.restore_tab.bookmarkRequested.connect(a.bookmark)
+        it = self.installed_tab
+        it.installRequested.connect(self.install_now)
+        it.updateRequested.connect(self.update_extensions)
+        it.cancelUpdateRequested.connect(self.updates.cancel)
+        it.uninstallRequested.connect(a.uninstall)
+        it.cancelUninstallRequested.connect(a.cancel_uninstall)
+        it.enableRequested.connect(a.set_enabled)
+        it.bookmarkRequested.connect(a.bookmark)
+        it.countChanged.connect(lambda n: self.tabs.setTabText(TAB_NAMES.index("installed"), f"Installed ({n})"))
+        for tab in (self.search_tab, self.installed_tab, self.restore_tab):
+            tab.clearSearchRequested.connect(self.search_box.clear)
+        q = self.install_tab.queue
+        self.install_tab.countChanged.connect(
+            lambda n: self.tabs.setTabText(TAB_NAMES.index("install"), f"Install ({n})" if n else "Install"))
         self.install_tab.sessionFinished.connect(self._on_session_finished)
-        self.install_tab.model.dataChanged.connect(lambda *_: self._queue_changed())
-        self.install_tab.model.rowsInserted.connect(lambda *_: self._queue_changed())
-        self.install_tab.model.rowsRemoved.connect(lambda *_: self._queue_changed())
+        q.activityChanged.connect(self._on_activity)
+        q.changed.connect(self._update_toolbar)
+        q.changed.connect(self.search_tab.refresh_buttons)
 
-        QTimer.singleShot(0, self, self._start)  # context object: never runs after deletion
+    def _shortcuts(self) -> None:
+        context = Qt.ShortcutContext.WidgetWithChildrenShortcut
+        QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self, self.focus_search, context=context)
+        for keys, step in (("Ctrl+Tab", 1), ("Ctrl+PgDown", 1), ("Ctrl+Shift+Tab", -1), ("Ctrl+Backtab", -1),
+                           ("Ctrl+PgUp", -1)):
+            QShortcut(QKeySequence(keys), self, lambda s=step: self.switch_tab(s), context=context)
+        self.addAction(self.toolbar.reload_action)  # F5 anywhere in the widget
+
+    def focus_chain(self) -> list[QWidget]:
+        """Every focusable widget in visual order (Tab follows it; hidden ones are skipped)."""
+        chain: list[QWidget] = [*self.toolbar.focus_order(), self.banner.retry_button, self.tabs.tabBar()]
+        for tab in (self.search_tab, self.install_tab, self.restore_tab, self.installed_tab):
+            chain += tab.focus_order()
+        return chain
+
+    def _tab_order(self) -> None:
+        chain = self.focus_chain()
+        for first, second in zip(chain, chain[1:]):
+            QWidget.setTabOrder(first, second)
 
     @classmethod
-    def from_context(cls, context, parent: QWidget | None = None, **kwargs) -> "ExtensionsManagerWidget":
+    def from_context(cls, context: Any, parent: QWidget | None = None, **kwargs: Any) -> ExtensionsManagerWidget:
         """A widget for an :class:`~slicer_ext_manager.context.AppContext` (makes the manager)."""
         from ..manager import ExtensionsManager
 
@@ -231,7 +207,7 @@ class ExtensionsManagerWidget(QWidget):
     # -- properties ---------------------------------------------------------------------------------
 
     @property
-    def manager(self):
+    def manager(self) -> Any:
         return self.service.manager
 
     @property
@@ -249,9 +225,26 @@ class ExtensionsManagerWidget(QWidget):
     @property
     def restart_requested(self) -> bool:
         view = self.service.view
-        keys_changed = (view is not None and self._initial_restart_keys is not None
-                        and view.state.restart_keys != self._initial_restart_keys)
-        return keys_changed or self._session_restart
+        return bool(view is not None and view.state.restart_required)
+
+    @property
+    def auto_check_action(self):
+        return self.toolbar.auto_check_action
+
+    @property
+    def auto_install_action(self):
+        return self.toolbar.auto_install_action
+
+    @property
+    def auto_deps_action(self):
+        return self.toolbar.auto_deps_action
+
+    def in_use(self, name: str) -> bool:
+        """Used by the running Slicer: its uninstall and update wait for the next start."""
+        if self._is_loaded is not None:
+            return bool(self._is_loaded(name))
+        state = self.service.view.state.get(name) if self.service.view is not None else None
+        return bool(state is not None and state.loaded)
 
     def current_tab_name(self) -> str:
         return TAB_NAMES[self.tabs.currentIndex()]
@@ -260,16 +253,29 @@ class ExtensionsManagerWidget(QWidget):
         if name:
             self.tabs.setCurrentIndex(TAB_NAMES.index(name))
 
+    def switch_tab(self, step: int) -> None:
+        self.tabs.setCurrentIndex((self.tabs.currentIndex() + step) % self.tabs.count())
+
     def focus_search(self) -> None:
         self.search_box.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.search_box.selectAll()
 
-    # -- loading ------------------------------------------------------------------------------------------
+    def report(self, text: str) -> None:
+        """The outcome of an action, under the Installed list and in the log."""
+        self.installed_tab.show_message(text)
+        self.install_tab.log(text)
+
+    # -- loading ------------------------------------------------------------------------------------
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        if not self._started:
+            QTimer.singleShot(30, self, self._start)
 
     def _start(self) -> None:
-        if self._closed:
-            return
-        self.reload()
+        if not self._closed and not self._started:
+            self._started = True
+            self.reload()
 
     def reload(self, *, refresh: bool = False) -> None:
         """Load the catalog (cache first) and the restore plan, in the background."""
@@ -277,157 +283,127 @@ class ExtensionsManagerWidget(QWidget):
         self.service.load(refresh=refresh)
         self.restore_tab.reload()
 
+    def _retry_catalog(self) -> None:
+        self.banner.retrying()
+        self.reload(refresh=True)
+
+    def _changed_outside(self) -> None:
+        """Slicer, the CLI or another dialog changed the profile: show it (read off the GUI thread)."""
+        self.service.refresh_view()
+        self.restore_tab.reload()
+
     def _on_view(self, view: ViewData) -> None:
-        revision = view.state.revision
+        state = view.state
         empty = view.catalog.status_text() if view.catalog is not None and view.catalog.is_empty else ""
         if not empty and view.catalog is None and view.catalog_error:
             empty = view.catalog_error
-        self.search_tab.set_rows(view.search_rows, view.categories, app_revision=revision, loading=view.loading,
-                                 empty_text=empty)
+        self.search_tab.set_rows(view.search_rows, view.categories, app_revision=state.revision,
+                                 loading=view.loading, empty_text=empty, lookup=state.get)
         self.installed_tab.set_rows(view.installed_rows, view.installed_count)
-        self.restore_tab.set_state(view.state)
-        status = view.status_text
-        self.banner.setText(status)
-        self.banner.setVisible(bool(status))
+        self.restore_tab.set_state(state)
+        self.banner.show_message(view.status_text, retry=bool(view.catalog_error or view.offline))
         self.loading_label.setVisible(view.loading)
-        self._update_toolbar(view)
-        for action, value in ((self.auto_check_action, view.state.auto_update_check),
-                              (self.auto_install_action, view.state.auto_update_install),
-                              (self.auto_deps_action, view.state.auto_install_dependencies)):
-            action.blockSignals(True)
-            action.setChecked(value)
-            action.blockSignals(False)
-        if self._initial_restart_keys is None:
-            self._initial_restart_keys = view.state.restart_keys
-        self.restartStateChanged.emit(self.restart_requested)
+        self.toolbar.set_options(state.options)
+        self._update_toolbar()
+        self.restartStateChanged.emit(state.restart_required)
         self.viewChanged.emit(view)
         if not view.loading:
-            first = not self._catalog_loaded
-            self._catalog_loaded = True
-            if self._checking_updates:
-                self._checking_updates = False
-                self._report_updates(view)
-            elif first and view.state.auto_update_check and view.state.auto_update_install:
-                self._auto_install_updates(view)
-            if first:
-                self.catalogLoaded.emit()
+            self._after_load(view)
 
-    def _update_toolbar(self, view: ViewData | None = None) -> None:
-        view = view or self.service.view
-        busy = self.service.busy
+    def _after_load(self, view: ViewData) -> None:
+        first = not self._catalog_loaded
+        self._catalog_loaded = True
+        self.updates.loaded(view, first)
+        if first:
+            self.catalogLoaded.emit()
+
+    def _icon_source(self, name: str) -> tuple[str, str]:
+        view = self.service.view
+        state = view.state.get(name) if view is not None else None
+        return (state.metadata.iconurl, state.icon_file) if state is not None else ("", "")
+
+    def _update_toolbar(self, *_args) -> None:
+        view = self.service.view
+        handled = self.install_tab.queue.is_handled
         updates = [n for n in (view.updates if view else []) if not self.install_tab.is_queued(n)]
-        self.update_all_button.setText(f"Update all ({len(updates)})")
-        self.update_all_button.setVisible(bool(updates))
-        self.check_updates_button.setVisible(not updates)
-        self.check_updates_button.setEnabled(bool(view and view.state.installed) and not self.service.loading)
-        self.check_updates_action.setEnabled(not self.service.loading)
-        bookmarks = [n for n in (view.installable_bookmarks if view else []) if not self.install_tab.is_queued(n)]
-        self.install_bookmarked_button.setText(f"Install bookmarked ({len(bookmarks)})")
-        self.install_bookmarked_button.setEnabled(bool(bookmarks))
-        self.server_url_action.setEnabled(not busy)
+        bookmarks = [n for n in (view.installable_bookmarks if view else []) if not handled(n)]
+        self.toolbar.set_counts(updates=len(updates), bookmarks=len(bookmarks),
+                                can_check=bool(view and view.state.installed), loading=self.service.loading,
+                                busy=self.service.busy)
 
-    def _queue_changed(self) -> None:
-        self._update_toolbar()
-        self.search_tab.refresh_buttons()
-
-    def _install_count_changed(self, n: int) -> None:
-        self.tabs.setTabText(TAB_NAMES.index("install"), f"Install ({n})" if n else "Install")
+    def _on_activity(self, activity) -> None:
+        self.search_tab.refresh_activity(activity)
+        self.installed_tab.refresh_activity(activity)
 
     def _on_busy(self, busy: bool) -> None:
         self._update_toolbar()
+        if not busy:
+            self.watcher.resume()
         self.busyChanged.emit(busy)
 
-    # -- search -----------------------------------------------------------------------------------------
+    # -- search -------------------------------------------------------------------------------------
 
-    def _apply_search(self) -> None:
-        text = self.search_box.text()
-        tab = self.tabs.currentWidget()
-        if hasattr(tab, "set_filter_text"):
+    def _apply_search(self, text: str) -> None:
+        """The search filters the Search, Restore and Installed lists alike (never the queue)."""
+        for tab in (self.search_tab, self.installed_tab, self.restore_tab):
             tab.set_filter_text(text)
 
-    # -- actions ----------------------------------------------------------------------------------------
+    # -- installing ---------------------------------------------------------------------------------
 
     def _auto_install_dependencies(self) -> bool:
         view = self.service.view
-        return True if view is None else view.state.auto_install_dependencies
-
-    def _setting_action(self, menu: QMenu, text: str, key: str) -> QAction:
-        action = menu.addAction(text)
-        action.setCheckable(True)
-        action.toggled.connect(lambda on, k=key: self.service.set_user_setting(k, bool(on)))
-        return action
+        return True if view is None else view.state.options.auto_install_dependencies
 
     def install_now(self, names: Sequence[str]) -> None:
-        """Queue ``names`` (with dependencies) and start; shows the Install tab."""
+        """Install ``names`` (with dependencies) now; shows the Install tab."""
         self.install_tab.add_names(names, start=True)
         self.set_current_tab("install")
 
     def add_to_install(self, names: Sequence[str]) -> None:
+        """List ``names`` in the Install tab without starting."""
         self.install_tab.add_names(names)
 
-    def _restore_selected(self, names: Sequence[str]) -> None:
-        self.install_tab.add_names(names)
+    def _queue_and_show(self, names: Sequence[str]) -> None:
+        self.add_to_install(names)
         self.set_current_tab("install")
 
     def update_extensions(self, names: Sequence[str]) -> None:
-        names = list(names)
-        if not names:
-            return
-        loaded = [n for n in names if self._is_loaded(n)]
-        now = [n for n in names if n not in loaded]
-        if now:
-            self.install_tab.queue_updates(now)
-        if loaded:
-            self.install_tab.queue_updates(loaded, schedule=True)
-        self.set_current_tab("install")
+        """Update now, or — for extensions in use — download for the next start."""
+        self.updates.update(names)
 
     def update_all(self) -> None:
-        view = self.service.view
-        if view is not None:
-            self.update_extensions([n for n in view.updates if not self.install_tab.is_queued(n)])
+        self.updates.update_all()
+
+    def check_for_updates(self) -> None:
+        """Ask the server now (catalog refresh); the result is said next to the button."""
+        self.updates.check()
 
     def install_bookmarked(self) -> None:
         view = self.service.view
         if view is not None:
-            names = [n for n in view.installable_bookmarks if not self.install_tab.is_queued(n)]
+            names = [n for n in view.installable_bookmarks if not self.install_tab.queue.is_handled(n)]
             if names:
                 self.install_now(names)
 
-    def check_for_updates(self) -> None:
-        """Ask the server now (catalog refresh) and list the updates."""
-        self._checking_updates = True
-        self.install_tab.log("Checking for updates…")
-        self.reload(refresh=True)
+    def _remove_from_history(self, names: Sequence[str]) -> None:
+        plan = self.restore_tab.plan
+        bookmarked = [c.name for c in plan.candidates if c.bookmarked] if plan else []
+        self.ext_actions.remove_from_history(names, bookmarked)
 
-    def _report_updates(self, view: ViewData) -> None:
-        if view.catalog_error:
-            self.install_tab.log(f"The update check failed: {view.catalog_error}")
-            return
-        updates = view.updates
-        if updates:
-            self.install_tab.log(f"{len(updates)} update{'s' if len(updates) != 1 else ''} available: "
-                                 + ", ".join(updates))
-            if view.state.auto_update_install:
-                self._auto_install_updates(view)
-        else:
-            self.install_tab.log("All installed extensions are up to date.")
-
-    def _auto_install_updates(self, view: ViewData) -> None:
-        names = [n for n in view.updates if not self.install_tab.is_queued(n)]
-        if names and not self._auto_update_done:
-            self._auto_update_done = True
-            self.install_tab.log("Installing updates automatically (Automatically install updates is on).")
-            self.update_extensions(names)
+    # -- updates and settings -----------------------------------------------------------------------
 
     def change_server_url(self) -> None:
         if self.service.busy:
             return
-        url = prompts.get_server_url(self, self.manager.context.server_url)
-        if url and url.rstrip("/") != self.manager.context.server_url:
+        ctx = self.manager.context
+        url = prompts.get_server_url(self, ctx.server_url, str(ctx.revision_settings_path),
+                                     _server_url_note(ctx.origins.get("server_url", "")))
+        if url and url != ctx.server_url:
             self._catalog_loaded = False
-            self.service.set_server_url(url)
+            self.service.set_server_url(url, on_error=lambda message: prompts.show_error(self, "Extensions server",
+                                                                                         message))
 
-    # -- restart ------------------------------------------------------------------------------------------
+    # -- restart ------------------------------------------------------------------------------------
 
     @property
     def can_restart(self) -> bool:
@@ -435,36 +411,29 @@ class ExtensionsManagerWidget(QWidget):
 
     def _on_session_finished(self, results: list[JobResult]) -> None:
         self.restore_tab.reload()
-        if any(r.restart_required for r in results):
-            self._session_restart = True
-            self.restartStateChanged.emit(True)
         self.sessionFinished.emit(results)
-        if self.interactive and any(r.restart_required and r.outcome.ok for r in results):
-            if prompts.ask_restart(self, _restart_text(results), can_restart=self.can_restart):
+        if not self.interactive:
+            return
+        failed = restart.failures(results)
+        if any(r.restart_required and r.outcome.ok for r in results):
+            if prompts.ask_restart(self, restart.restart_text(results), can_restart=self.can_restart,
+                                   failures=failed):
                 self.restart()
+        elif failed:
+            prompts.show_failures(self, failed)
 
     def restart(self) -> bool:
         """Restart: the host's callback, else launch ``slicer_executable``, else explain what to do."""
-        if self.restart_callback is not None:
-            self.restart_callback()
-            return True
-        if self.slicer_executable:
-            result = QProcess.startDetached(self.slicer_executable, [])
-            ok = result[0] if isinstance(result, tuple) else bool(result)
-            if ok:
-                self.install_tab.log(f"Started {self.slicer_executable}.")
-                self.restartLaunched.emit()
-                return True
-            prompts.show_error(self, "Restart Slicer", f"Slicer could not be started from "
-                                                      f"{self.slicer_executable}. {prompts.RESTART_INSTRUCTIONS}")
-            return False
-        prompts.show_restart_instructions(self)
-        return False
+        ok = restart.restart(self.restart_callback, self.slicer_executable, self)
+        if ok and self.restart_callback is None:
+            self.install_tab.log(f"Started {self.slicer_executable}.")
+            self.restartLaunched.emit()
+        return ok
 
-    # -- closing ------------------------------------------------------------------------------------------
+    # -- closing ------------------------------------------------------------------------------------
 
     def running_operations(self) -> list[str]:
-        ops = [f"{'update' if it.kind == 'update' else 'install'} {it.name} extension"
+        ops = [f"{'update' if it.kind.is_update else 'install'} {it.name} extension"
                for it in self.install_tab.items if it.state.active]
         if not ops and self.service.busy:
             ops = ["a change to the installed extensions"]
@@ -485,15 +454,21 @@ class ExtensionsManagerWidget(QWidget):
         return self.service.wait_idle(timeout)
 
     def shutdown(self) -> None:
-        """Stop the worker threads and icon loading (call before destroying an embedded widget)."""
+        """Stop the worker threads, the watcher and image loading (call before destroying an
+        embedded widget). Partial downloads nobody can retry any more are deleted first."""
         if self._closed:
             return
         self._closed = True
-        self._debounce.stop()
+        self.toolbar.stop()
+        self.watcher.stop()
+        if not self.service.busy and any(it.state.retryable for it in self.install_tab.items):
+            self.install_tab.queue.discard_partial_downloads()
+            self.service.wait_idle(10)
         self.icons.shutdown()
+        self.images.shutdown()
         self.service.shutdown()
 
-    def closeEvent(self, event) -> None:  # top-level use
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt name) - top-level use
         if not self.confirm_close():
             event.ignore()
             return

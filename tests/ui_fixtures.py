@@ -1,4 +1,6 @@
-"""Fixtures and helpers shared by the UI tests (no tests here).
+"""Fixtures and helpers shared by the UI tests — a pytest plugin (``pytest_plugins`` in
+``conftest.py``): tests use the fixtures by name and import only the helpers. PySide6 is
+imported only inside them, so the PythonQt lane (which must never load it) can load this.
 
 Every UI test runs against the local ``PackageServer`` with packages built into tmp
 dirs by ``build_extension_package``; waits use qtbot.waitSignal/waitUntil."""
@@ -9,7 +11,6 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from PySide6.QtCore import QSettings
 
 from slicer_ext_manager.localserver.builder import build_extension_package
 from slicer_ext_manager.localserver.server import PackageServer
@@ -109,11 +110,15 @@ def wait_session(qtbot, widget, action: Callable[[], None], timeout: int = 30000
     return blocker.args[0]
 
 
-def revision_settings(ctx) -> QSettings:
+def revision_settings(ctx):
+    from PySide6.QtCore import QSettings
+
     return QSettings(str(ctx.revision_settings_path), QSettings.Format.IniFormat)
 
 
-def user_settings(ctx) -> QSettings:
+def user_settings(ctx):
+    from PySide6.QtCore import QSettings
+
     return QSettings(str(ctx.user_settings_path), QSettings.Format.IniFormat)
 
 
@@ -124,3 +129,50 @@ def additional_paths(ctx) -> list[str]:
 def no_leftovers(install_path: Path) -> bool:
     """No staging folder, no partial download."""
     return not (install_path / ".staging").exists() and not list(install_path.rglob("*.part"))
+
+
+def partial_downloads(install_path: Path) -> list[Path]:
+    """What resumable jobs kept for a Retry."""
+    return list((install_path / ".downloads").rglob("*.part"))
+
+
+def shown_names(view) -> list[str]:
+    """Names of the extension rows a list view shows (headers skipped)."""
+    model = view.model()
+    return [model.index(i, 0).data() for i in range(model.rowCount()) if model.index(i, 0).data()]
+
+
+def click(qtbot, button) -> None:
+    from PySide6.QtCore import Qt
+
+    assert button.isVisible() and button.isEnabled(), button.text()
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+@pytest.fixture
+def later(monkeypatch):
+    """Answer "Later" to every restart prompt, recording (text, can_restart, failures)."""
+    from slicer_ext_manager.ui import prompts
+
+    asked = []
+
+    def ask(parent, text, *, can_restart, failures=()):
+        asked.append((text, can_restart, list(failures)))
+        return False
+
+    monkeypatch.setattr(prompts, "ask_restart", ask)
+    monkeypatch.setattr(prompts, "show_failures", lambda parent, failures: asked.append(("failures", None,
+                                                                                         list(failures))))
+    return asked
+
+
+@pytest.fixture
+def confirm(monkeypatch):
+    """Answer Yes to "Uninstall X?" and "Remove from history?", recording the questions."""
+    from slicer_ext_manager.ui import prompts
+
+    asked = []
+    monkeypatch.setattr(prompts, "ask_uninstall", lambda parent, now, later: asked.append((list(now), list(later)))
+                        or True)
+    monkeypatch.setattr(prompts, "ask_remove_from_history", lambda parent, names: asked.append(list(names)) or True)
+    return asked
