@@ -19,7 +19,8 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QImage
 
 from slicer_ext_manager import cli
-from slicer_ext_manager.localserver import commands, demo
+from slicer_ext_manager.cli import servers as commands
+from slicer_ext_manager.localserver import demo
 from slicer_ext_manager.localserver.demo import (
     BOOKMARKS,
     CURRENT_REVISION,
@@ -281,7 +282,7 @@ def _demo_command() -> list[str]:
     if "demo" in sub.choices:
         return [sys.executable, "-m", "slicer_ext_manager", "demo"]
     # not wired into cli.py yet: the same command through the local server's own entry point
-    return [sys.executable, "-m", "slicer_ext_manager.localserver.commands", "demo"]
+    return [sys.executable, "-m", "slicer_ext_manager.cli.servers", "demo"]
 
 
 def test_demo_screenshot_subprocess(tmp_path):
