@@ -126,6 +126,9 @@ class PackageServer:
         self.webapp = Webapp(self._index.app_id)
         self._httpd: HTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._life_lock = threading.Lock()
+        self._serving = False
+        self._stopped = False
         self.watcher = FolderWatcher(self._index.directory, lambda forced: self.rescan(), watch_interval,
                                      ignore=(Path(self._index.state_dir),))
 
@@ -214,24 +217,34 @@ class PackageServer:
     def serve_forever(self) -> None:
         """Serve in the calling thread until Ctrl+C (or :meth:`stop` from another thread)."""
         httpd = self.bind()
+        with self._life_lock:
+            if self._stopped:
+                return
+            self._serving = True
         self.watcher.start()
         try:
             httpd.serve_forever(poll_interval=0.2)
         except KeyboardInterrupt:
             pass
         finally:
+            self._serving = False
             self.watcher.stop()
             httpd.server_close()
             self._httpd = None
 
     def stop(self) -> None:
+        """Stop serving (from any thread, also before :meth:`serve_forever` has started)."""
+        with self._life_lock:
+            self._stopped = True
+            serving = self._serving
         self.watcher.stop()
         httpd, thread = self._httpd, self._thread
-        self._httpd, self._thread = None, None
+        self._thread = None
         if httpd is not None:
-            if thread is not None:
+            if thread is not None or serving:
                 httpd.shutdown()
             httpd.server_close()
+        self._httpd = None
         if thread is not None:
             thread.join(timeout=5)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -51,6 +52,7 @@ class FolderWatcher:
         self.on_change = on_change
         self.interval = float(interval)
         self.ignore = tuple(ignore)
+        self.settle = max(1.0, 2 * self.interval)
         self._scanned = folder_signature(self.root, self.ignore) if self.interval > 0 else Signature()
         self._last_look = self._scanned
         self._wake = threading.Event()
@@ -90,7 +92,8 @@ class FolderWatcher:
 
     def _look(self, forced: bool) -> None:
         look = folder_signature(self.root, self.ignore)
-        settled = look == self._last_look
+        newest = max((mtime for _, _, mtime, _ in look), default=0)
+        settled = look == self._last_look and time.time_ns() - newest >= self.settle * 1e9
         self._last_look = look
         if forced or (settled and look != self._scanned):
             self._scanned = look
