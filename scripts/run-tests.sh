@@ -17,5 +17,13 @@ fi
 export SLICER_EXT_MANAGER_GIRDER_VENV="${SLICER_EXT_MANAGER_GIRDER_VENV:-$PWD/.girder-venv}"
 "$VENV/bin/python" tests/girder/ensure_venv.py
 
+# The catalog page is tested in headless Chromium (Debian's package); CI must have it.
+if [ "${CI:-}" = "true" ] && ! command -v chromium >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >&2 \
+      || echo "warning: could not install chromium; the catalog page tests will fail" >&2
+  fi
+fi
+
 export QT_QPA_PLATFORM=offscreen
 exec "$VENV/bin/python" -m pytest "$@"
