@@ -76,7 +76,7 @@ def _add_push(sub: Any) -> None:
     push.add_argument("--release", metavar="NAME", help="file the mirror's revision under this release "
                       "(created if needed), e.g. 5.8.1")
     push.add_argument("--chunk-size", type=int, default=None, metavar="BYTES",
-                      help="bytes per upload chunk (default: 16 MiB)")
+                      help="bytes per upload chunk (default: 16 MiB; at least 5 MiB, Girder's minimum)")
     push.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     add_json(push)
 

@@ -51,6 +51,8 @@ __all__ = ["APP_ID_NOTE", "PushProgress", "PushReport", "PushedItem", "push_mirr
 
 #: Bytes per ``POST /file/chunk`` (the official client sends up to 64 MiB).
 DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024
+#: Girder refuses chunks (but the last) smaller than ``core.upload_minimum_chunk_size`` (default 5 MiB).
+MIN_CHUNK_SIZE = 5 * 1024 * 1024
 STATE_DIR_NAME = ".slicer-ext-manager-push"
 _UPLOADS_FILE = "uploads.json"
 UPLOADED, PRESENT, REPLACED, FAILED, CANCELLED = "uploaded", "present", "replaced", "failed", "cancelled"
@@ -170,7 +172,7 @@ class _Push:
                  progress: Callable[[PushProgress], bool | None] | None, chunk_size: int):
         self.client, self.index, self.report = client, index, report
         self.progress = progress
-        self.chunk_size = max(1, int(chunk_size))
+        self.chunk_size = max(MIN_CHUNK_SIZE, int(chunk_size))
         self.uploads_path = index.directory / STATE_DIR_NAME / _UPLOADS_FILE
         self.existing: dict[tuple[str, ...], dict[tuple[str, str, str], dict[str, Any]]] = {}
         self.report.items = [_pushed_item(p) for p in index.packages]
