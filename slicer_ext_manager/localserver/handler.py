@@ -27,6 +27,7 @@ import json
 import logging
 import re
 import socket
+import struct
 import sys
 import threading
 import urllib.parse
@@ -171,7 +172,8 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def handle_one_request(self) -> None:
         super().handle_one_request()
-        # Connections are waiting for a worker: do not keep this one idle.
+        # Connections are waiting for a worker: do not keep this one idle (a server may close an
+        # idle persistent connection; HTTP clients retry on a new one).
         if not self.close_connection and getattr(self.server, "saturated", False):
             self.close_connection = True
 
@@ -370,14 +372,38 @@ class RequestHandler(BaseHTTPRequestHandler):
         """The window with ``sendfile`` (the kernel copies; the GIL is free meanwhile); the last
         chunk is sent under ``completion`` so the statistics are counted before a client sees the end."""
         self.wfile.flush()
+        sock = self.connection
         head = max(window.length - CHUNK_SIZE, 0) if completion is not None else window.length
-        sent = self.connection.sendfile(fh, window.start, head) if head else 0  # type: ignore[arg-type]
-        if completion is not None:
-            completion.begin()
-            tail = window.length - sent
-            sent += self.connection.sendfile(fh, window.start + sent, tail) if tail else 0  # type: ignore[arg-type]
+        # Blocking mode: one os.sendfile call sends the whole window with the GIL released (in
+        # timeout mode Python wakes up for every socket buffer's worth, and 30 downloads then
+        # starve the catalog requests of the GIL); the kernel's send timeout bounds a stalled client.
+        blocking = _kernel_send_timeout(sock, self.timeout)
+        try:
+            sent = sock.sendfile(fh, window.start, head) if head else 0  # type: ignore[arg-type]
+            if completion is not None:
+                completion.begin()
+                tail = window.length - sent
+                sent += sock.sendfile(fh, window.start + sent, tail) if tail else 0  # type: ignore[arg-type]
+        except BlockingIOError:  # SO_SNDTIMEO expired: the client stopped reading
+            raise DropConnection() from None
+        finally:
+            if blocking:
+                sock.settimeout(self.timeout)
         if sent < window.length:  # the file shrank under us: the response cannot be completed
             raise DropConnection()
+
+
+def _kernel_send_timeout(sock: socket.socket, seconds: float | None) -> bool:
+    """Put ``sock`` in blocking mode with the kernel's ``SO_SNDTIMEO`` as its send timeout;
+    False (nothing changed) where that option is not available."""
+    if not seconds or not hasattr(socket, "SO_SNDTIMEO") or not sys.platform.startswith("linux"):
+        return False
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", int(seconds), 0))
+        sock.settimeout(None)
+    except OSError:
+        return False
+    return True
 
 
 # ------------------------------------------------------------------------------------------------
@@ -403,8 +429,8 @@ class HTTPServer(_BaseHTTPServer):
 
     @property
     def saturated(self) -> bool:
-        """Connections are waiting for a worker."""
-        return bool(self._pending)
+        """Connections are waiting because every worker is busy and no more may start."""
+        return bool(self._pending) and self._idle == 0 and self._workers >= self.max_workers
 
     @property
     def worker_count(self) -> int:
