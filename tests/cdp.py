@@ -95,7 +95,7 @@ class Browser:
         self.console: list[str] = []
 
     @classmethod
-    def start(cls, executable: str) -> "Browser":
+    def start(cls, executable: str) -> Browser:
         profile = tempfile.mkdtemp(prefix="catalog-chromium-")
         proc = subprocess.Popen([executable, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
                                  "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

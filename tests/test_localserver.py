@@ -21,12 +21,11 @@ import pytest
 import requests
 
 import slicer_ext_manager.localserver as localserver_pkg
-
 from slicer_ext_manager import conventions
+from slicer_ext_manager.cli.servers import serve_command
 from slicer_ext_manager.conventions import DEFAULT_APP_ID
 from slicer_ext_manager.localserver import index as index_mod
 from slicer_ext_manager.localserver.builder import KINDS, PackageSpec, build_extension_package, build_from_spec
-from slicer_ext_manager.cli.servers import serve_command
 from slicer_ext_manager.localserver.documents import derive_id
 from slicer_ext_manager.localserver.handler import get_ranges
 from slicer_ext_manager.localserver.index import PackageIndex

@@ -117,9 +117,9 @@ def cmd_mirror(args: argparse.Namespace) -> int:
 
 
 def cmd_mirror_pull(args: argparse.Namespace) -> int:
-    from ..server import make_client
     from ..localserver.mirror import pull_mirror
     from ..localserver.mirrorreport import serve_hint
+    from ..server import make_client
 
     missing = [opt for opt, dest in (("--revision", "revision"), ("--os", "os_name"), ("--arch", "arch"))
                if not getattr(args, dest, None)]

@@ -138,7 +138,7 @@ def serve_command(
     then serve until Ctrl+C (SIGHUP rescans). ``ready(server)`` is called once listening
     (tests stop it from there). Returns the process exit code."""
     from ..localserver.handler import DEFAULT_WORKERS
-    from ..localserver.server import PackageServer, network_warning, startup_lines, summary_lines
+    from ..localserver.server import PackageServer, network_warning, startup_lines
 
     out = out or sys.stdout
     err = err or sys.stderr
@@ -148,24 +148,12 @@ def serve_command(
         err.write(f"slicer-ext-manager: cannot read the users file {users_file}: "
                   f"{getattr(exc, 'strerror', None) or exc}; give a file of 'login:password' lines.\n")
         return EXIT_USAGE
-    shown: set[str] = set()
-
-    def show_warnings(index) -> None:
-        for warning in index.warnings:
-            if warning not in shown:
-                shown.add(warning)
-                err.write(f"slicer-ext-manager: warning: {warning}\n")
-
-    def on_rescan(index) -> None:
-        show_warnings(index)
-        out.write("Rescanned: " + summary_lines(index)[0] + "\n")
-        out.flush()
-
+    output = _ServeOutput(out, err)
     try:
         server = PackageServer(directory, host=host, port=port, app_id=app_id, app_name=app_name,
                                state_dir=state_dir, strict_arch=strict_arch, releases=releases, logins=logins,
                                allow_hardlinks=allow_hardlinks, workers=threads or DEFAULT_WORKERS,
-                               watch_interval=watch_interval, on_rescan=on_rescan)
+                               watch_interval=watch_interval, on_rescan=output.rescanned)
     except NotADirectoryError:
         err.write(f"slicer-ext-manager: cannot serve {directory}: it is not a folder; give the folder that holds "
                   "the packages (e.g. one made by 'slicer-ext-manager mirror pull').\n")
@@ -179,7 +167,7 @@ def serve_command(
         err.write(f"slicer-ext-manager: cannot listen on {host}:{port} ({exc.strerror or exc}); "
                   "choose another --port (0 picks a free one) or --host.\n")
         return EXIT_FAILURE
-    show_warnings(server.index)
+    output.warnings(server.index)
     warning = network_warning(server)
     if warning:
         err.write(f"slicer-ext-manager: warning: {warning}\n")
@@ -195,6 +183,27 @@ def serve_command(
             signal.signal(signal.SIGHUP, previous)
     out.write("Stopped.\n")
     return EXIT_OK
+
+
+class _ServeOutput:
+    """What ``serve`` prints while running: each index warning once, a line per rescan."""
+
+    def __init__(self, out: TextIO, err: TextIO):
+        self.out, self.err = out, err
+        self.shown: set[str] = set()
+
+    def warnings(self, index) -> None:
+        for warning in index.warnings:
+            if warning not in self.shown:
+                self.shown.add(warning)
+                self.err.write(f"slicer-ext-manager: warning: {warning}\n")
+
+    def rescanned(self, index) -> None:
+        from ..localserver.server import summary_lines
+
+        self.warnings(index)
+        self.out.write("Rescanned: " + summary_lines(index)[0] + "\n")
+        self.out.flush()
 
 
 def _install_sighup(callback: Callable[[], None]):

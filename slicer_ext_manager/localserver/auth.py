@@ -82,7 +82,7 @@ class Logins:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> "Logins":
+    def from_file(cls, path: str | os.PathLike[str]) -> Logins:
         users, keys = read_users_file(path)
         return cls(users, keys)
 
@@ -108,7 +108,7 @@ class Logins:
                        "Package Manager server (e.g. with 'slicer-ext-manager mirror push') or add them to "
                        "the served folder.", status=405, headers={"Allow": allow})
 
-    def read_request(self, parts: list[str], headers: Mapping[str, str]) -> Json:
+    def read_request(self, parts: list[str], headers: Any) -> Json:
         """``GET /user/authentication`` and ``GET /user/me``."""
         if parts == ["user", "me"]:
             login = self._token_login(headers.get("Girder-Token") or _cookie_token(headers.get("Cookie", "")))

@@ -379,11 +379,11 @@ class RequestHandler(BaseHTTPRequestHandler):
         # starve the catalog requests of the GIL); the kernel's send timeout bounds a stalled client.
         blocking = _kernel_send_timeout(sock, self.timeout)
         try:
-            sent = sock.sendfile(fh, window.start, head) if head else 0  # type: ignore[arg-type]
+            sent = sock.sendfile(fh, window.start, head) if head else 0
             if completion is not None:
                 completion.begin()
                 tail = window.length - sent
-                sent += sock.sendfile(fh, window.start + sent, tail) if tail else 0  # type: ignore[arg-type]
+                sent += sock.sendfile(fh, window.start + sent, tail) if tail else 0
         except BlockingIOError:  # SO_SNDTIMEO expired: the client stopped reading
             raise DropConnection() from None
         finally:

@@ -129,7 +129,7 @@ class PackageServer:
         self._life_lock = threading.Lock()
         self._serving = False
         self._stopped = False
-        self.watcher = FolderWatcher(self._index.directory, lambda forced: self.rescan(), watch_interval,
+        self.watcher = FolderWatcher(self._index.directory, self._watched_change, watch_interval,
                                      ignore=(Path(self._index.state_dir),))
 
     # -- index ------------------------------------------------------------------------------
@@ -149,6 +149,9 @@ class PackageServer:
         if self.on_rescan is not None:
             self.on_rescan(index)
         return index
+
+    def _watched_change(self, forced: bool) -> None:
+        self.rescan()
 
     def request_rescan(self) -> None:
         """Rescan soon, in the watcher's thread (safe to call from a signal handler)."""
