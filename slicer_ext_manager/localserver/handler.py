@@ -26,10 +26,12 @@ import collections
 import json
 import logging
 import re
+import select
 import socket
 import struct
 import sys
 import threading
+import time
 import urllib.parse
 import uuid
 from dataclasses import dataclass
@@ -56,6 +58,8 @@ LISTEN_BACKLOG = 1024
 #: Default size of the worker pool (connections served at once; more wait in the backlog).
 DEFAULT_WORKERS = 128
 READ_METHODS = ("GET", "HEAD")
+#: Seconds between two checks of an idle keep-alive connection (see RequestHandler._next_request_arrives).
+IDLE_SLICE = 0.2
 ALLOW_READ = "GET, HEAD"
 
 
@@ -170,12 +174,28 @@ class RequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         log.debug("%s - %s", self.address_string(), format % args)
 
+    _served = 0
+
     def handle_one_request(self) -> None:
-        super().handle_one_request()
-        # Connections are waiting for a worker: do not keep this one idle (a server may close an
-        # idle persistent connection; HTTP clients retry on a new one).
-        if not self.close_connection and getattr(self.server, "saturated", False):
+        if self._served and not self._next_request_arrives():
             self.close_connection = True
+            return
+        super().handle_one_request()
+        self._served += 1
+
+    def _next_request_arrives(self) -> bool:
+        """Wait for the next request on a keep-alive connection, in short slices: False (close it)
+        after :attr:`timeout` idle seconds, or as soon as other connections wait for a worker."""
+        deadline = time.monotonic() + (self.timeout or 0)
+        while True:
+            try:
+                readable, _, _ = select.select([self.connection], [], [], IDLE_SLICE)
+            except (OSError, ValueError):
+                return False
+            if readable:
+                return True
+            if getattr(self.server, "saturated", False) or time.monotonic() >= deadline:
+                return False
 
     def do_GET(self) -> None:
         self._handle("GET")
