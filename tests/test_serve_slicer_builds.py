@@ -128,7 +128,7 @@ def test_install_slicer_from_serve_with_extensions_and_launch(server, make_profi
     assert [i["name"] for i in report["not_available"]] == ["Gamma"]
     assert (dest / "slicer.org" / f"Extensions-{NEW}" / "Alpha.s4ext").is_file()
     deadline = time.monotonic() + 20
-    while not started.exists() and time.monotonic() < deadline:
+    while not (started.exists() and started.read_text()) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert started.read_text().startswith(f"Slicer 5.10.0 r{NEW}")
 
