@@ -17,6 +17,14 @@ fi
 export SLICER_EXT_MANAGER_GIRDER_VENV="${SLICER_EXT_MANAGER_GIRDER_VENV:-$PWD/.girder-venv}"
 "$VENV/bin/python" tests/girder/ensure_venv.py
 
+# The catalog page is tested in headless Chromium (Debian's package); CI must have it.
+if [ "${CI:-}" = "true" ] && ! command -v chromium >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >&2 \
+      || echo "warning: could not install chromium; the catalog page tests will fail" >&2
+  fi
+fi
+
 # The PythonQt lane (tests/pythonqt/: the core under 3D Slicer's binding, without PySide6) is set up
 # first: the main suite's cross-binding tests start its pythonqt-run too. Unavailable: one line says
 # why and it is skipped (exit 3); with CI=true that fails the run (exit 1).

@@ -26,6 +26,7 @@ EXPECTED = {
     "bench_gui.py": ["max"],
     "bench_catalog.py": ["first_paint", "filter_median"],
     "bench_cold_start.py": ["shown"],
+    "bench_serve.py": ["single_rate", "catalog_p99", "download_ratio", "failed", "burst_failed"],
 }
 
 

@@ -19,7 +19,8 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QImage
 
 from slicer_ext_manager import cli
-from slicer_ext_manager.localserver import commands, demo
+from slicer_ext_manager.cli import servers as commands
+from slicer_ext_manager.localserver import demo
 from slicer_ext_manager.localserver.demo import (
     BOOKMARKS,
     CURRENT_REVISION,
@@ -70,7 +71,7 @@ def test_catalog_content(env):
     assert not names & REAL_EXTENSION_NAMES and not {e.name for e in DEMO_EXTENSIONS} & REAL_EXTENSION_NAMES
     # two application revisions, as draft revision folders
     assert sorted(d["meta"]["revision"] for d in client.drafts()) == [OLD_REVISION, CURRENT_REVISION]
-    assert {i["meta"]["app_revision"] for i in everything} == {OLD_REVISION, CURRENT_REVISION}
+    assert {i["meta"]["app_revision"] for i in everything} == {OLD_REVISION, CURRENT_REVISION, demo.NEW_REVISION}
     # categories
     categories = {i["meta"]["category"] for i in current}
     assert {"Segmentation", "Registration", "Quantification", "IGT", "Informatics", "Utilities",
@@ -119,7 +120,7 @@ def test_generation_is_fast_and_cached(tmp_path, monkeypatch):
     assert generated and elapsed < 5.0, elapsed
     stamp = (catalog / demo.STAMP_FILE).stat().st_mtime_ns
     packages = sorted(p.name for p in catalog.glob("*.tar.gz"))
-    assert len(packages) == sum(len(e.revisions) for e in DEMO_EXTENSIONS)
+    assert len(packages) == demo.package_count()
     again, generated = generate_catalog(tmp_path / "w")
     assert again == catalog and not generated and (catalog / demo.STAMP_FILE).stat().st_mtime_ns == stamp
     # another version stamp: rebuilt in place, never a half catalog left behind
@@ -281,7 +282,7 @@ def _demo_command() -> list[str]:
     if "demo" in sub.choices:
         return [sys.executable, "-m", "slicer_ext_manager", "demo"]
     # not wired into cli.py yet: the same command through the local server's own entry point
-    return [sys.executable, "-m", "slicer_ext_manager.localserver.commands", "demo"]
+    return [sys.executable, "-m", "slicer_ext_manager.cli.servers", "demo"]
 
 
 def test_demo_screenshot_subprocess(tmp_path):

@@ -21,12 +21,11 @@ import pytest
 import requests
 
 import slicer_ext_manager.localserver as localserver_pkg
-
 from slicer_ext_manager import conventions
+from slicer_ext_manager.cli.servers import serve_command
 from slicer_ext_manager.conventions import DEFAULT_APP_ID
 from slicer_ext_manager.localserver import index as index_mod
 from slicer_ext_manager.localserver.builder import KINDS, PackageSpec, build_extension_package, build_from_spec
-from slicer_ext_manager.localserver.commands import serve_command
 from slicer_ext_manager.localserver.documents import derive_id
 from slicer_ext_manager.localserver.handler import get_ranges
 from slicer_ext_manager.localserver.index import PackageIndex
@@ -401,10 +400,14 @@ def test_repeated_parameter_and_write_methods(server):
     r = requests.get(f"{server.url}/api/v1/app/{APP}/extension?os=linux&os=win", timeout=10)
     assert r.status_code == 400
     assert r.json() == {"message": 'Parameter "os" must not be specified multiple times.', "type": "rest"}
-    for method in ("post", "put", "delete"):
-        r = requests.request(method, f"{server.url}/api/v1/app/{APP}/extension", data=b"x=1", timeout=10)
-        assert r.status_code == 401
-        assert r.json() == {"message": "You must be logged in.", "type": "access"}
+    # A read-only mirror (issue #13): every write method is 405 with Allow, "/" included.
+    for method in ("post", "put", "patch", "delete"):
+        for path in (f"/api/v1/app/{APP}/extension", "/", "/api/v1/api_key/token", "/catalog/All/33241/linux"):
+            r = requests.request(method, server.url + path, data=b"x=1", timeout=10)
+            assert r.status_code == 405, (method, path)
+            assert r.headers["Allow"] == "GET, HEAD"
+            assert r.json()["type"] == "rest" and "read-only mirror" in r.json()["message"]
+    assert requests.get(server.url + "/", timeout=10).status_code == 200
 
 
 def test_strict_arch_rejects_arm64(repo):
@@ -542,6 +545,11 @@ def test_identical_copies_get_distinct_ids(tmp_path):
     one = build_extension_package(root / "a", "Dup", app_revision="33241")
     (root / "b").mkdir()
     (root / "b" / one.name).write_bytes(one.read_bytes())
+    # A second copy of one build is a duplicate: one is served (issue #18) ...
+    idx = PackageIndex.scan(root)
+    assert len(idx.packages) == 1 and len(idx.warnings) == 1
+    # ... and copies that are different builds (a sidecar says so) get distinct ids.
+    Path(str(root / "b" / one.name) + ".json").write_text(json.dumps({"app_revision": "33242"}), encoding="utf-8")
     idx = PackageIndex.scan(root)
     assert len({p.item_id for p in idx.packages}) == 2
     assert len({p.file_id for p in idx.packages}) == 2
@@ -696,10 +704,11 @@ def test_symlink_outside_directory_is_not_served(server, repo, tmp_path):
 def test_symlink_inside_directory_is_served(tmp_path):
     root = tmp_path / "p"
     real = build_extension_package(root / "store", "Linked", app_revision="33241")
+    stored = real.rename(root / "store" / "linked.bin")  # not a package name: only the link is one
     (root / "links").mkdir()
-    (root / "links" / "33241-linux-amd64-Linked-gitabc1234-2025-01-29.tar.gz").symlink_to(real)
+    (root / "links" / "33241-linux-amd64-Linked-gitabc1234-2025-01-29.tar.gz").symlink_to(stored)
     idx = PackageIndex.scan(root)
-    assert len(idx.packages) == 2 and not idx.warnings
+    assert len(idx.packages) == 1 and not idx.warnings
 
 
 # ------------------------------------------------------------------------------------------------
@@ -815,7 +824,9 @@ def test_serve_command_prints_url_and_summary(repo, monkeypatch):
 
 def test_startup_lines_are_computed_not_printed(server, capsys):
     lines = startup_lines(server)
-    assert lines[0] == f"Serving {server.index.directory} at {server.url} (read-only Slicer Package Manager API)."
+    assert lines[0] == (f"Serving {server.index.directory} at {server.url} (read-only Slicer Package Manager API"
+                        " and extensions catalog).")
+    assert f"  SLICER_EXTENSIONS_MANAGER_FRONTEND_SERVER_URL={server.url}" in lines
     assert f"  SLICER_EXTENSIONS_MANAGER_SERVER_URL={server.url}" in lines
     assert capsys.readouterr() == ("", "")
 

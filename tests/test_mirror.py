@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from slicer_ext_manager import cli, s4ext
-from slicer_ext_manager.localserver import commands
+from slicer_ext_manager.cli import servers as commands
 from slicer_ext_manager.localserver.mirror import MANIFEST_NAME, pull_mirror
 from slicer_ext_manager.localserver.server import PackageServer
 from slicer_ext_manager.manager import ExtensionsManager
@@ -363,12 +363,17 @@ def test_cmd_serve_passes_options(monkeypatch, tmp_path):
     monkeypatch.setattr(commands, "serve_command", lambda directory, **kw: calls.append((directory, kw)) or 0)
     assert commands.main(["serve", str(tmp_path), "--port", "0", "--app-id", "a" * 24, "--app-name", "Mine",
                           "--host", "0.0.0.0", "--strict-arch"]) == 0
-    assert calls == [(str(tmp_path), {"host": "0.0.0.0", "port": 0, "app_id": "a" * 24, "app_name": "Mine",
-                                      "state_dir": None, "strict_arch": True})]
+    (directory, options), = calls
+    assert directory == str(tmp_path)
+    assert {k: options[k] for k in ("host", "port", "app_id", "app_name", "state_dir", "strict_arch")} == {
+        "host": "0.0.0.0", "port": 0, "app_id": "a" * 24, "app_name": "Mine", "state_dir": None, "strict_arch": True}
+    assert options["releases"] == {} and options["users_file"] is None and not options["any_login"]
     assert commands.main(["serve", str(tmp_path)]) == 0
     assert calls[-1][1]["port"] == 8080 and calls[-1][1]["app_id"] == "5f4474d0e1d8c75dfc705482"
     assert calls[-1][1]["app_name"] == "Slicer"
-    assert commands.main(["serve", str(tmp_path), "--port", "70000"]) == 2
+    with pytest.raises(SystemExit) as exc:
+        commands.main(["serve", str(tmp_path), "--port", "70000"])
+    assert exc.value.code == 2
 
 
 def test_serve_subprocess_with_a_free_port(tmp_path):
@@ -380,7 +385,7 @@ def test_serve_subprocess_with_a_free_port(tmp_path):
     from slicer_ext_manager.localserver.builder import build_extension_package
 
     build_extension_package(tmp_path / "pkgs", "Served", app_revision=REV)
-    proc = subprocess.Popen([sys.executable, "-m", "slicer_ext_manager.localserver.commands", "serve",
+    proc = subprocess.Popen([sys.executable, "-m", "slicer_ext_manager.cli.servers", "serve",
                              str(tmp_path / "pkgs"), "--port", "0"], stdout=subprocess.PIPE, text=True)
     try:
         first = proc.stdout.readline()

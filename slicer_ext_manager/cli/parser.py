@@ -97,12 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     _extension_commands(add)
     _restore_commands(add)
     _add_gui_arguments(add("gui", ext.cmd_gui, "open the Extensions Manager dialog (Search, Install, Restore, Installed)"))
-    from ..localserver import commands as localserver_commands
-    from . import slicer_commands
+    from . import servers, slicer_commands
 
     slicer_commands.register(add)
 
-    localserver_commands.register(add)
+    servers.register(add)
     p = add("releases", ext.cmd_releases, "list the application's releases on the server")
     p.add_argument("--drafts", action="store_true", help="also list draft (nightly) revisions")
     return parser

@@ -56,6 +56,15 @@ class Download:
     pkg: IndexedPackage
 
 
+@dataclasses.dataclass
+class Page:
+    """A static answer (the catalog web page and its files)."""
+
+    body: bytes
+    content_type: str
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
 class Api:
     """The endpoints. ``strict_arch`` refuses ``arch=arm64`` like plugin 0.10 (production);
     ``start_date`` is answered by ``/system/version``."""
@@ -90,10 +99,6 @@ class Api:
         resource, rest = parts[0], parts[1:]
         if resource not in KNOWN_RESOURCES:
             raise ApiError(f'No matching route for "{method} /api/v1/{"/".join(parts)}"', status=404)
-        if method != "GET":
-            if resource == "api_key" and rest == ["token"] and method == "POST":
-                raise ApiError("API key functionality is disabled on this instance.")
-            raise ApiError("You must be logged in.", status=401, type="access")
         for pattern, endpoint in self._routes.get(resource, []):
             kwargs = _match(pattern, rest)
             if kwargs is not None:

@@ -18,6 +18,13 @@ only) and ``OrbitOptics`` (macOS only). Every extension has a generated icon
 a screenshot, both PNG files drawn by :mod:`.demoart` (pure Python, no Qt) next to the
 packages, referenced by ``file://`` URLs.
 
+The Slicer update flow: two small stand-in Slicer application packages for linux/amd64
+(:mod:`.slicer_packages`: a tarball with a ``Slicer`` launcher script), release
+:data:`CURRENT_VERSION` (the demo profile's revision) and the newer release
+:data:`NEW_VERSION` (:data:`NEW_REVISION`), for which the extensions of :data:`CARRIED`
+are built too, so ``slicer-versions`` and ``install-slicer`` (extensions carried into the
+new Slicer) work on a fresh machine (:meth:`DemoEnvironment.update_hint` prints how).
+
 Packages are a few KB each; the catalog is generated once per :data:`DEMO_VERSION`
 into ``<workdir>/catalog`` (default workdir: the user cache folder
 ``slicer-ext-manager/demo-<version>``) and reused afterwards.
@@ -46,6 +53,7 @@ from ..conventions import DEFAULT_APP_ID, archive_suffix
 from . import demoart, pngart
 from .builder import PackageSpec, build_from_spec
 from .files import atomic_write_json
+from .slicer_packages import build_slicer_package
 
 __all__ = [
     "BOOKMARKS",
@@ -65,9 +73,12 @@ __all__ = [
 ]
 
 #: Bump when the generated catalog changes: a cached catalog of another version is rebuilt.
-DEMO_VERSION = "2"
+DEMO_VERSION = "3"
 OLD_REVISION = "33000"
 CURRENT_REVISION = "33241"
+CURRENT_VERSION = "5.8.1"
+#: The newer Slicer release the demo offers to update to.
+NEW_REVISION, NEW_VERSION, NEW_SLICER_VERSION = "34045", "5.10.0", "5.10"
 #: An older revision that only appears in the history ("last used in version 32800").
 OLDER_HISTORY_REVISION = "32800"
 SLICER_VERSION = "5.8"
@@ -237,6 +248,10 @@ HISTORY: dict[str, tuple[str, ...]] = {
     OLD_REVISION: ("ReportRanger", "NeedleNavigator", "VoxelLasso", "WarpWeaver", "TensorTrails",
                    "ColorCrafter", "LungLoupe", "SceneSnapshotter"),
 }
+#: Built for :data:`NEW_REVISION` too (what ``install-slicer`` carries into the new Slicer).
+CARRIED: tuple[str, ...] = ("ColorCrafter", "VoxelLasso", "SeedSprout", "NeedleNavigator", "TrackerTether",
+                            "ProbePilot", "PivotPal", "ReportRanger", "LesionLedger", "VolumeVault",
+                            "SceneSnapshotter", "WarpWeaver", "LandmarkLoom", "TensorTrails", "FiberFerry")
 #: ``Extensions/Bookmarked`` of the demo profile.
 BOOKMARKS: tuple[str, ...] = ("SeedSprout", "VoxelLasso", "OrbitOptics")
 #: Installed in the demo profile when it is created (shows as "currently installed").
@@ -296,25 +311,52 @@ def _specs(catalog_dir: Path) -> list[tuple[DemoExtension, PackageSpec, dict[str
     for number, ext in enumerate(DEMO_EXTENSIONS):
         icon_url = (catalog_dir / "icons" / f"{ext.name}.png").as_uri()
         screenshots = (catalog_dir / "screenshots" / f"{ext.name}.png").as_uri() if ext.screenshot else ""
-        for revision in ext.revisions:
-            old = revision == OLD_REVISION
+        for revision in _revisions(ext):
+            old, new = revision == OLD_REVISION, revision == NEW_REVISION
             spec = PackageSpec(
-                name=ext.name, app_revision=revision, os=ext.os, arch=DEMO_ARCH, slicer_version=SLICER_VERSION,
-                scm_revision=ext.scm_revision(revision), date="2025-02-03" if old else "2025-06-16",
+                name=ext.name, app_revision=revision, os=ext.os, arch=DEMO_ARCH,
+                slicer_version=NEW_SLICER_VERSION if new else SLICER_VERSION,
+                scm_revision=ext.scm_revision(revision),
+                date="2025-02-03" if old else ("2025-11-10" if new else "2025-06-16"),
                 depends=ext.depends, category=ext.category, description=ext.description, homepage=ext.homepage,
                 iconurl=icon_url, contributors=ext.contributors, screenshots=screenshots, keywords=ext.keywords,
                 scm_url=ext.scm_url, extra_s4ext={"tier": str(ext.tier)},
             )
             # plausible, distinct upload dates (the index would otherwise use the file times)
-            sidecar = {"created": _iso((0 if old else 150) + number % 9, number * 37),
-                       "updated": _iso((0 if old else 150) + number % 9 + number % 4, number * 37)}
+            day = 0 if old else (300 if new else 150)
+            sidecar: dict[str, Any] = {"created": _iso(day + number % 9, number * 37),
+                                       "updated": _iso(day + number % 9 + number % 4, number * 37)}
+            if new:
+                sidecar["release"] = NEW_VERSION
             out.append((ext, spec, sidecar))
     return out
 
 
+def _revisions(ext: DemoExtension) -> tuple[str, ...]:
+    return ext.revisions + ((NEW_REVISION,) if ext.name in CARRIED else ())
+
+
+#: The stand-in Slicer application packages: (version, revision, release date).
+SLICER_RELEASES: tuple[tuple[str, str, str], ...] = ((CURRENT_VERSION, CURRENT_REVISION, "2025-06-02"),
+                                                      (NEW_VERSION, NEW_REVISION, "2025-11-03"))
+
+
+def package_count() -> int:
+    """Packages in the demo catalog (extensions and Slicer application packages)."""
+    return sum(len(_revisions(e)) for e in DEMO_EXTENSIONS) + len(SLICER_RELEASES)
+
+
+def _build_slicer_packages(folder: Path) -> None:
+    """The stand-in Slicer releases, each in its release folder (a sidecar names it)."""
+    for version, revision, day in SLICER_RELEASES:
+        package = build_slicer_package(folder, version, revision, padding=64 * 1024)
+        sidecar = {"release": version, "build_date": f"{day}T06:00:00+00:00", "created": f"{day}T07:00:00+00:00",
+                   "repository_url": "https://github.com/Slicer/Slicer", "repository_type": "git"}
+        atomic_write_json(Path(str(package) + ".json"), sidecar)
+
+
 def _stamp() -> dict[str, Any]:
-    return {"version": DEMO_VERSION, "extensions": len(DEMO_EXTENSIONS),
-            "packages": sum(len(e.revisions) for e in DEMO_EXTENSIONS)}
+    return {"version": DEMO_VERSION, "extensions": len(DEMO_EXTENSIONS), "packages": package_count()}
 
 
 def _catalog_ok(catalog_dir: Path) -> bool:
@@ -351,6 +393,7 @@ def generate_catalog(workdir: str | os.PathLike[str] | None = None, *, force: bo
         for _, spec, sidecar in _specs(catalog_dir):
             archive = build_from_spec(tmp, spec)
             (tmp / (archive.name + ".json")).write_text(json.dumps(sidecar, sort_keys=True), encoding="utf-8")
+        _build_slicer_packages(tmp)
         atomic_write_json(tmp / STAMP_FILE, _stamp())
         if catalog_dir.exists():
             old = work / f".catalog-old-{uuid.uuid4().hex[:8]}"
@@ -418,6 +461,14 @@ class DemoEnvironment:
             "extensions": self.extension_count,
             "generated": self.generated,
         }
+
+    def update_hint(self) -> list[str]:
+        """How to try the Slicer update flow on the demo (printed by ``demo``)."""
+        base = (f"slicer-ext-manager --settings-dir {self.context.user_settings_path.parent} "
+                f"--revision {self.context.revision} --server {self.server.url}")
+        return [f"Slicer {NEW_VERSION} (r{NEW_REVISION}) is available on the demo server; while the window is open:",
+                f"  {base} slicer-versions",
+                f"  {base} install-slicer latest --dest {self.profile_dir / ('Slicer-' + NEW_VERSION)} --yes"]
 
     def close(self) -> None:
         self.server.stop()

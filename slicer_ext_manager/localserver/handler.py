@@ -8,22 +8,38 @@ Girder's ``setContentDisposition``, one byte range per request.
 Subclasses may wrap :meth:`RequestHandler.respond` (one request) and
 :meth:`RequestHandler.write_body` (every body write), and raise :class:`DropConnection`
 to cut a response short; :attr:`.server.PackageServer.handler_class` picks the class.
+Downloads go out with ``sendfile`` (no copy through Python) unless a subclass wraps
+:meth:`~RequestHandler.write_body`, which then sees every byte.
+
+A read-only server: ``POST``/``PUT``/``PATCH``/``DELETE`` get 405 with ``Allow: GET, HEAD``,
+except ``POST /api/v1/api_key/token`` when logins are enabled (:mod:`.auth`).
+
+Connections are served by a bounded pool of worker threads (:class:`HTTPServer`): a
+listen backlog of :data:`LISTEN_BACKLOG`, workers started on demand up to
+``max_workers``, and while connections wait for a worker an idle keep-alive
+connection is closed after its current request, so a burst is served promptly.
 """
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import re
+import select
 import socket
+import struct
 import sys
+import threading
+import time
 import urllib.parse
 import uuid
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+from http.server import HTTPServer as _BaseHTTPServer
 from typing import TYPE_CHECKING, Any, BinaryIO, Mapping
 
-from .api import GIRDER_VERSION, Download, Json
+from .api import GIRDER_VERSION, Download, Json, Page
 from .items import IndexedPackage
 from .query import ApiError, enum_param, int_param, parse_query
 from .stats import Completion
@@ -37,6 +53,14 @@ __all__ = ["DropConnection", "RequestHandler", "content_disposition", "get_range
 
 CHUNK_SIZE = 64 * 1024
 API_ROOT = "/api/v1"
+#: ``listen()`` backlog (the kernel caps it at ``net.core.somaxconn``).
+LISTEN_BACKLOG = 1024
+#: Default size of the worker pool (connections served at once; more wait in the backlog).
+DEFAULT_WORKERS = 128
+READ_METHODS = ("GET", "HEAD")
+#: Seconds between two checks of an idle keep-alive connection (see RequestHandler._next_request_arrives).
+IDLE_SLICE = 0.2
+ALLOW_READ = "GET, HEAD"
 
 
 class DropConnection(Exception):
@@ -150,6 +174,29 @@ class RequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         log.debug("%s - %s", self.address_string(), format % args)
 
+    _served = 0
+
+    def handle_one_request(self) -> None:
+        if self._served and not self._next_request_arrives():
+            self.close_connection = True
+            return
+        super().handle_one_request()
+        self._served += 1
+
+    def _next_request_arrives(self) -> bool:
+        """Wait for the next request on a keep-alive connection, in short slices: False (close it)
+        after :attr:`timeout` idle seconds, or as soon as other connections wait for a worker."""
+        deadline = time.monotonic() + (self.timeout or 0)
+        while True:
+            try:
+                readable, _, _ = select.select([self.connection], [], [], IDLE_SLICE)
+            except (OSError, ValueError):
+                return False
+            if readable:
+                return True
+            if getattr(self.server, "saturated", False) or time.monotonic() >= deadline:
+                return False
+
     def do_GET(self) -> None:
         self._handle("GET")
 
@@ -175,6 +222,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         split = urllib.parse.urlsplit(self.path)
         path = re.sub(r"/{2,}", "/", split.path) or "/"
         self.headers_sent = False
+        if getattr(self.server, "saturated", False):
+            self.close_connection = True  # others wait for a worker: answer this one, then close
         self._discard_body()
         self.owner.record_request(method, path, split.query)
         try:
@@ -194,22 +243,32 @@ class RequestHandler(BaseHTTPRequestHandler):
         result = self.route(method, path, query)
         if isinstance(result, Download):
             self.send_download(result.pkg, parse_query(query), uid, method)
+        elif isinstance(result, Page):
+            self.send_bytes(200, result.body, result.content_type, uid, method, result.headers)
         else:
             self.send_json(result.status, result.body, uid, method, result.headers)
 
-    def route(self, method: str, path: str, query: str) -> Json | Download:
+    def route(self, method: str, path: str, query: str) -> Json | Download | Page:
         params = parse_query(query)
-        if path in ("/", ""):
-            return Json({"message": "Slicer package server (read-only Girder API under /api/v1).",
-                         "api_url": API_ROOT})
-        if path.rstrip("/") == API_ROOT and method in ("GET", "HEAD"):
-            return Json({"message": "Slicer Package Manager API (read-only)", "girder": GIRDER_VERSION})
-        if not path.startswith(API_ROOT + "/"):
-            raise ApiError(f'No matching route for "{method} {path}"', status=404)
-        parts = [urllib.parse.unquote(p) for p in path[len(API_ROOT) + 1:].split("/")]
+        parts = [urllib.parse.unquote(p) for p in path[len(API_ROOT) + 1:].split("/")] \
+            if path.startswith(API_ROOT + "/") else []
         while parts and parts[-1] == "":
             parts.pop()
-        return self.owner.api.dispatch(self.owner.index, "GET" if method == "HEAD" else method, parts, params)
+        if method not in READ_METHODS:
+            return self.owner.logins.write_request(method, parts, params)  # 405 unless a login route
+        if path in ("/", ""):
+            return Json({"message": "Slicer package server (read-only Girder API under /api/v1; "
+                                    "extensions catalog under /catalog).", "api_url": API_ROOT})
+        if path.rstrip("/") == API_ROOT:
+            return Json({"message": "Slicer Package Manager API (read-only)", "girder": GIRDER_VERSION})
+        if not path.startswith(API_ROOT + "/"):
+            page = self.owner.webapp.page(path, self.owner.index)
+            if page is None:
+                raise ApiError(f'No matching route for "{method} {path}"', status=404)
+            return page
+        if parts[:2] in (["user", "authentication"], ["user", "me"]):
+            return self.owner.logins.read_request(parts, self.headers)
+        return self.owner.api.dispatch(self.owner.index, "GET", parts, params)
 
     def _discard_body(self) -> None:
         length = self.headers.get("Content-Length")
@@ -315,6 +374,9 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Range", f"bytes {window.start}-{window.stop - 1}/{window.size}")
 
     def _stream(self, fh: BinaryIO, window: ByteWindow, completion: Completion | None) -> None:
+        if type(self).write_body is RequestHandler.write_body and hasattr(self.connection, "sendfile"):
+            self._sendfile(fh, window, completion)
+            return
         fh.seek(window.start)
         remaining = window.length
         while remaining > 0:
@@ -326,17 +388,109 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.write_body(chunk)
             remaining -= len(chunk)
 
+    def _sendfile(self, fh: BinaryIO, window: ByteWindow, completion: Completion | None) -> None:
+        """The window with ``sendfile`` (the kernel copies; the GIL is free meanwhile); the last
+        chunk is sent under ``completion`` so the statistics are counted before a client sees the end."""
+        self.wfile.flush()
+        sock = self.connection
+        head = max(window.length - CHUNK_SIZE, 0) if completion is not None else window.length
+        # Blocking mode: one os.sendfile call sends the whole window with the GIL released (in
+        # timeout mode Python wakes up for every socket buffer's worth, and 30 downloads then
+        # starve the catalog requests of the GIL); the kernel's send timeout bounds a stalled client.
+        blocking = _kernel_send_timeout(sock, self.timeout)
+        try:
+            sent = sock.sendfile(fh, window.start, head) if head else 0
+            if completion is not None:
+                completion.begin()
+                tail = window.length - sent
+                sent += sock.sendfile(fh, window.start + sent, tail) if tail else 0
+        except BlockingIOError:  # SO_SNDTIMEO expired: the client stopped reading
+            raise DropConnection() from None
+        finally:
+            if blocking:
+                sock.settimeout(self.timeout)
+        if sent < window.length:  # the file shrank under us: the response cannot be completed
+            raise DropConnection()
+
+
+def _kernel_send_timeout(sock: socket.socket, seconds: float | None) -> bool:
+    """Put ``sock`` in blocking mode with the kernel's ``SO_SNDTIMEO`` as its send timeout;
+    False (nothing changed) where that option is not available."""
+    if not seconds or not hasattr(socket, "SO_SNDTIMEO") or not sys.platform.startswith("linux"):
+        return False
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", int(seconds), 0))
+        sock.settimeout(None)
+    except OSError:
+        return False
+    return True
+
 
 # ------------------------------------------------------------------------------------------------
 # listening sockets
 
 
-class HTTPServer(ThreadingHTTPServer):
-    """One daemon thread per connection, so concurrent downloads never block each other."""
+class HTTPServer(_BaseHTTPServer):
+    """Accepts with a deep backlog and serves each connection in a pool of daemon worker
+    threads, started on demand up to :attr:`max_workers`; connections beyond that wait in
+    a queue (:attr:`saturated` tells handlers to close idle keep-alive connections)."""
 
-    daemon_threads = True
     allow_reuse_address = True
-    block_on_close = False
+    request_queue_size = LISTEN_BACKLOG
+    max_workers = DEFAULT_WORKERS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._pending: collections.deque[tuple[Any, Any]] = collections.deque()
+        self._cond = threading.Condition()
+        self._workers = 0
+        self._idle = 0
+        self._closing = False
+        super().__init__(*args, **kwargs)
+
+    @property
+    def saturated(self) -> bool:
+        """Connections are waiting because every worker is busy and no more may start."""
+        return bool(self._pending) and self._idle == 0 and self._workers >= self.max_workers
+
+    @property
+    def worker_count(self) -> int:
+        return self._workers
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._cond:
+            self._pending.append((request, client_address))
+            if self._idle <= len(self._pending) - 1 and self._workers < self.max_workers:
+                self._workers += 1
+                threading.Thread(target=self._work, name=f"package-server-worker-{self._workers}",
+                                 daemon=True).start()
+            self._cond.notify()
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                self._idle += 1
+                while not self._pending and not self._closing:
+                    self._cond.wait()
+                self._idle -= 1
+                if self._closing and not self._pending:
+                    self._workers -= 1
+                    return
+                request, client_address = self._pending.popleft()
+            try:
+                self.finish_request(request, client_address)
+            except Exception:
+                self.handle_error(request, client_address)
+            finally:
+                self.shutdown_request(request)
+
+    def server_close(self) -> None:
+        super().server_close()
+        with self._cond:
+            self._closing = True
+            pending, self._pending = list(self._pending), collections.deque()
+            self._cond.notify_all()
+        for request, _ in pending:
+            self.shutdown_request(request)
 
     def handle_error(self, request, client_address) -> None:  # quieter than the default traceback dump
         exc = sys.exc_info()[1]

@@ -21,10 +21,23 @@ upload tooling does (:data:`~.descriptions.S4EXT_TO_META`), completed by the fil
 (``app_revision``, ``os``, ``arch``, and ``baseName``/``revision``/``repository_type``
 when the ``.s4ext`` lacks them).
 
-Application packages (installers) are indexed only with a sidecar that gives at
-least their ``revision`` (installer file names do not carry it); the file name
-``<baseName>-<version>[-<date>]-<os>-<arch>.<archive suffix|exe|dmg>`` gives the rest.
+Application packages are found by their CPack names
+``<baseName>-<version>[-<YYYY-MM-DD>]-<os>-<arch>.<tar.gz|exe|dmg|zip…>``
+(``Slicer-5.10.0-linux-amd64.tar.gz``, ``Slicer-5.10.0-win-amd64.exe``,
+``Slicer-5.11.0-2026-08-21-linux-amd64.tar.gz``): the name gives ``baseName``, ``version``,
+``os``, ``arch`` and (nightlies) ``build_date``. The name does not carry the revision, which
+comes, in this order, from a sidecar, from ``revision=`` in the ``bin/SlicerLauncherSettings.ini``
+of a Linux tarball, or from ``--release VERSION=REVISION`` (``releases``) for the package's
+version; a package with none of them is skipped with a warning that says so.
 Other files are ignored with a warning.
+
+Two packages of one build (same name, os, arch and app revision for extensions; same
+name, os, arch and revision for application packages) are never both served: like the
+real server, which keeps one item per build, the index keeps the newest (date in the
+CPack name, then ``created``) and warns once about the other.
+
+``releases`` (``serve --release 5.8.1=33241``) files the packages of that revision in a
+release folder of that name, as the real server does for uploads of a release's revision.
 
 Sidecar ``<archive>.json`` (optional; overrides the archive)
 ------------------------------------------------------------
@@ -73,26 +86,34 @@ the item and file documents, :mod:`.folders` the folder tree, :mod:`.documents` 
 the ids, dates and document shapes.
 
 Only regular files inside the directory are indexed and served: symlinks whose
-target resolves outside the directory are refused, and :meth:`PackageIndex.open_file`
-checks the real path again at download time.
+target resolves outside the directory are refused, and so are files with more than one
+hard link (a hard link may be a file outside the directory; ``allow_hardlinks=True``
+accepts them). :meth:`PackageIndex.open_file` checks the real path again at download time
+and serves only the bytes that were indexed: a file whose identity (device, inode, size,
+mtime, ctime) changed is hashed again and refused unless its sha512 is the recorded one.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import copy
+import hashlib
 import json
 import logging
+import lzma
 import os
+import re
+import tarfile
+import zlib
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Mapping
 
-from ..conventions import ARCHIVE_SUFFIXES, DEFAULT_APP_ID, DEFAULT_APP_NAME
+from ..conventions import ARCHIVE_SUFFIXES, DEFAULT_APP_ID, DEFAULT_APP_NAME, parse_package_name
 from .descriptions import read_archive_description
 from .documents import DRAFT_RELEASE_NAME, AppIds, derive_id, is_object_id
 from .files import atomic_write_json, file_sha512, is_within
 from .folders import Folder, build_folders
-from .items import INSTALLER_SUFFIXES, IndexedPackage, PackageReader
+from .items import APPLICATION_FILE_RE, INSTALLER_SUFFIXES, IndexedPackage, PackageReader
 from .stats import STATS_FILE, DownloadStats
 
 log = logging.getLogger(__name__)
@@ -102,8 +123,11 @@ __all__ = ["STATE_DIR_NAME", "IndexedPackage", "PackageIndex"]
 #: Default state directory name, created inside the served directory.
 STATE_DIR_NAME = ".slicer-ext-manager-server"
 _CACHE_FILE = "index-cache.json"
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 _CANDIDATE_SUFFIXES = ARCHIVE_SUFFIXES + INSTALLER_SUFFIXES
+_IDENTITY_KEYS = ("dev", "ino", "size", "mtime_ns", "ctime_ns")
+_LAUNCHER_SETTINGS = "bin/SlicerLauncherSettings.ini"
+_MAX_LAUNCHER_SETTINGS = 1 << 20
 
 
 class PackageIndex:
@@ -113,8 +137,11 @@ class PackageIndex:
     statistics (:meth:`record_download`), which live in :attr:`stats`.
     """
 
-    def __init__(self, directory: Path, app_id: str, app_name: str, state_dir: Path, stats: DownloadStats):
+    def __init__(self, directory: Path, app_id: str, app_name: str, state_dir: Path, stats: DownloadStats, *,
+                 releases: Mapping[str, str] | None = None, allow_hardlinks: bool = False):
         self.directory = directory
+        self.releases = dict(releases or {})
+        self.allow_hardlinks = allow_hardlinks
         self.ids = AppIds(app_id)
         self.app_name = app_name
         self.state_dir = state_dir
@@ -149,12 +176,16 @@ class PackageIndex:
         app_name: str = DEFAULT_APP_NAME,
         state_dir: str | os.PathLike[str] | None = None,
         stats: DownloadStats | None = None,
+        releases: Mapping[str, str] | None = None,
+        allow_hardlinks: bool = False,
     ) -> "PackageIndex":
         """Walk ``directory`` recursively and index every package (see the module docstring).
 
         ``state_dir`` (default ``<directory>/.slicer-ext-manager-server``) holds the hash
         cache and the download statistics. Pass ``stats`` to share one statistics object
         between successive scans (the server does on :meth:`~.server.PackageServer.rescan`).
+        ``releases`` maps release names to app revisions (``serve --release``);
+        ``allow_hardlinks`` indexes files with several hard links too.
         Raises ``ValueError`` for an invalid ``app_id``, ``NotADirectoryError`` when
         ``directory`` is not a folder.
         """
@@ -164,13 +195,17 @@ class PackageIndex:
         if not root.is_dir():
             raise NotADirectoryError(f"{directory} is not a directory")
         state = Path(state_dir).resolve() if state_dir is not None else root / STATE_DIR_NAME
-        index = cls(root, app_id.lower(), app_name, state, stats or DownloadStats(state / STATS_FILE))
+        index = cls(root, app_id.lower(), app_name, state, stats or DownloadStats(state / STATS_FILE),
+                    releases=releases, allow_hardlinks=allow_hardlinks)
         index._build()
         return index
 
     def _warn(self, message: str) -> None:
-        self.warnings.append(message)
-        log.warning("%s", message)
+        # Collected for the caller to show once (serve prints them); a logging.warning here
+        # would print each a second time through logging's last-resort handler.
+        if message not in self.warnings:
+            self.warnings.append(message)
+        log.info("%s", message)
 
     def _walk(self) -> list[tuple[str, Path]]:
         """(relative path, real path) of candidate files, sorted by relative path."""
@@ -203,8 +238,15 @@ class PackageIndex:
             return None
         if not real.is_file():
             return None
-        if lower.endswith(INSTALLER_SUFFIXES) and not Path(str(full) + ".json").is_file():
-            self._warn(f"Ignoring {rel}: an installer needs a sidecar {full.name}.json with its revision")
+        if (lower.endswith(INSTALLER_SUFFIXES) and not APPLICATION_FILE_RE.match(full.name)
+                and not Path(str(full) + ".json").is_file()):
+            self._warn(f"Ignoring {rel}: an installer needs a CPack name (Slicer-<version>-<os>-<arch>"
+                       f"{Path(lower).suffix}) or a sidecar {full.name}.json")
+            return None
+        links = real.stat().st_nlink
+        if links > 1 and not self.allow_hardlinks:
+            self._warn(f"Refusing {rel}: it has {links} hard links, and a hard link can be a file outside "
+                       f"{self.directory}; copy it instead, or serve with --allow-hardlinks")
             return None
         return rel, real
 
@@ -226,8 +268,8 @@ class PackageIndex:
         for rel, real in candidates:
             st = real.stat()
             entry = cache.get(rel)
-            if (isinstance(entry, dict) and entry.get("size") == st.st_size
-                    and entry.get("mtime_ns") == st.st_mtime_ns and isinstance(entry.get("sha512"), str)):
+            if (isinstance(entry, dict) and [entry.get(k) for k in _IDENTITY_KEYS] == list(_identity(st))
+                    and isinstance(entry.get("sha512"), str)):
                 entries[rel] = entry
             else:
                 todo.append((rel, real, st))
@@ -246,15 +288,33 @@ class PackageIndex:
     def _build(self) -> None:
         candidates = self._walk()
         entries = self._cache_entries(candidates)
-        reader = PackageReader(self.ids, self._warn)
+        reader = PackageReader(self.ids, self._warn, self.releases)
+        read: list[IndexedPackage] = []
         for rel, real in candidates:
             try:
-                pkg = reader.read(rel, real, self.directory / rel, entries[rel])
+                read.append(reader.read(rel, real, self.directory / rel, entries[rel]))
             except ValueError as exc:
                 self._warn(f"Ignoring {rel}: {exc}")
-                continue
+        for pkg in self._newest_of_each_build(read):
             self._add(pkg)
         self._folders = build_folders(self.ids, self.app_name, self.packages, self._warn)
+
+    def _newest_of_each_build(self, packages: list[IndexedPackage]) -> list[IndexedPackage]:
+        """One package per build, the newest (see the module docstring), in scan order."""
+        best: dict[tuple[str, ...], IndexedPackage] = {}
+        for pkg in packages:
+            key = _build_key(pkg)
+            kept = best.get(key)
+            if kept is None:
+                best[key] = pkg
+                continue
+            newer, older = (pkg, kept) if _newness(pkg) > _newness(kept) else (kept, pkg)
+            best[key] = newer
+            what = "app revision" if pkg.kind == "extension" else "revision"
+            self._warn(f"Two packages of {key[1]} for {what} {key[4]} ({key[2]}/{key[3]}): serving {newer.relpath} "
+                       f"(the newer), not {older.relpath}; remove one of them")
+        kept_ids = {id(p) for p in best.values()}
+        return [p for p in packages if id(p) in kept_ids]
 
     def _add(self, pkg: IndexedPackage) -> None:
         # A second copy of identical bytes (or a repeated sidecar id) gets ids derived from its path too.
@@ -323,15 +383,24 @@ class PackageIndex:
 
     def open_file(self, pkg: IndexedPackage) -> BinaryIO:
         """Open a package's file for reading, re-checking that it is still inside the directory
-        and unchanged in size. Raises ``PermissionError``/``FileNotFoundError``/``ValueError``."""
+        and still the bytes that were indexed (see the module docstring).
+        Raises ``PermissionError``/``FileNotFoundError``/``ValueError``."""
         real = (self.directory / pkg.relpath).resolve()
         if not is_within(real, self.directory):
             raise PermissionError(f"{pkg.relpath} now resolves outside the served directory")
         fh = open(real, "rb")
         try:
-            size = os.fstat(fh.fileno()).st_size
-            if size != pkg.size:
-                raise ValueError(f"{pkg.relpath} changed on disk ({size} bytes instead of {pkg.size}); rescan")
+            st = os.fstat(fh.fileno())
+            if st.st_size != pkg.size:
+                raise ValueError(f"{pkg.relpath} changed on disk ({st.st_size} bytes instead of {pkg.size}); rescan")
+            if st.st_nlink > 1 and not self.allow_hardlinks:
+                raise PermissionError(f"{pkg.relpath} has {st.st_nlink} hard links now; it is not served")
+            if pkg.identity and _identity(st) != pkg.identity:
+                digest = _fh_sha512(fh)
+                if digest != pkg.sha512:
+                    raise PermissionError(f"{pkg.relpath} is not the file that was indexed (its sha512 differs); "
+                                          "it is not served until the folder is scanned again")
+                fh.seek(0)
         except BaseException:
             fh.close()
             raise
@@ -378,11 +447,55 @@ class PackageIndex:
         return dict(sorted(counts.items()))
 
 
+def _identity(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _fh_sha512(fh: BinaryIO) -> str:
+    h = hashlib.sha512()
+    fh.seek(0)
+    for chunk in iter(lambda: fh.read(1 << 20), b""):
+        h.update(chunk)
+    return h.hexdigest()
+
+
+def _build_key(pkg: IndexedPackage) -> tuple[str, ...]:
+    meta = pkg.item["meta"]
+    revision = meta.get("app_revision") if pkg.kind == "extension" else meta.get("revision")
+    return (pkg.kind, str(meta.get("baseName")), str(meta.get("os")), str(meta.get("arch")), str(revision))
+
+
+def _newness(pkg: IndexedPackage) -> tuple[str, str, str]:
+    name = parse_package_name(Path(pkg.relpath).name)
+    return (name.date if name is not None else "", pkg.item.get("created") or "", pkg.relpath)
+
+
+def _launcher_revision(path: Path) -> str | None:
+    """``revision=`` of the launcher settings inside a Slicer Linux tarball, or None."""
+    try:
+        with tarfile.open(path, mode="r|*") as tf:
+            for member in tf:
+                if member.isfile() and member.name.endswith(_LAUNCHER_SETTINGS) \
+                        and member.size <= _MAX_LAUNCHER_SETTINGS:
+                    fh = tf.extractfile(member)
+                    text = fh.read().decode("utf-8", errors="replace") if fh else ""
+                    match = re.search(r"^\s*revision\s*=\s*(\S+)\s*$", text, re.MULTILINE)
+                    return match.group(1) if match else None
+    except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError):
+        return None
+    return None
+
+
 def _cache_entry(args: tuple[str, Path, os.stat_result]) -> tuple[str, dict[str, Any]]:
-    """The cache entry of one file: size, mtime, sha512 and (for archives) its description."""
+    """The cache entry of one file: its identity, sha512 and (for archives) its description."""
     rel, real, st = args
-    entry: dict[str, Any] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha512": file_sha512(real)}
-    if rel.lower().endswith(ARCHIVE_SUFFIXES):
+    entry: dict[str, Any] = dict(zip(_IDENTITY_KEYS, _identity(st)))
+    entry["sha512"] = file_sha512(real)
+    name = Path(rel).name
+    if APPLICATION_FILE_RE.match(name):
+        if ".tar" in name.lower() or name.lower().endswith((".tgz", ".tbz2", ".txz")):
+            entry["launcher_revision"] = _launcher_revision(real)
+    elif rel.lower().endswith(ARCHIVE_SUFFIXES):
         try:
             entry["archive"] = read_archive_description(real)
         except ValueError as exc:

@@ -35,7 +35,7 @@ from .documents import (
 
 log = logging.getLogger(__name__)
 
-#: Application installers (indexed only with a sidecar giving their revision).
+#: Application installers (Windows NSIS, macOS disk images).
 INSTALLER_SUFFIXES = (".exe", ".dmg")
 #: Meta keys every extension item has (possibly ``""``).
 EXTENSION_BASE_KEYS = ("app_id", "baseName", "os", "arch", "repository_type", "repository_url",
@@ -69,6 +69,8 @@ class IndexedPackage:
     file: dict[str, Any]
     release: str | None  # release folder name; None = draft
     folder_revision: str  # app revision of the release/draft revision folder
+    #: (st_dev, st_ino, size, mtime_ns, ctime_ns) of the file that was hashed (see PackageIndex.open_file).
+    identity: tuple[int, ...] = ()
 
     @property
     def item_id(self) -> str:
@@ -158,12 +160,22 @@ def extension_meta(name: PackageName | None, entry: Mapping[str, Any], has_overr
     return meta
 
 
-def application_meta(app_match: re.Match | None) -> dict[str, Any]:
-    """Meta of an application package from its file name."""
+def application_meta(app_match: re.Match | None, entry: Mapping[str, Any],
+                     releases: Mapping[str, str]) -> dict[str, Any]:
+    """Meta of an application package from its CPack file name
+    (``Slicer-5.10.0[-2026-08-21]-linux-amd64.tar.gz``). Its revision, which the name does not
+    carry, comes from the launcher settings inside a Linux tarball (``revision=`` of
+    ``bin/SlicerLauncherSettings.ini``), else from a ``--release VERSION=REVISION`` whose
+    name is the package's version; a sidecar overrides both."""
     meta: dict[str, Any] = {"repository_type": "", "repository_url": ""}
     if app_match:
         meta.update({"baseName": app_match["baseName"], "version": app_match["version"],
                      "os": "macosx" if app_match["os"] == "macos" else app_match["os"], "arch": app_match["arch"]})
+        if app_match["date"]:
+            meta["build_date"] = f"{app_match['date']}T00:00:00+00:00"
+        revision = entry.get("launcher_revision") or releases.get(app_match["version"])
+        if revision:
+            meta["revision"] = str(revision)
     return meta
 
 
@@ -193,16 +205,22 @@ def complete_extension_meta(meta: dict[str, Any]) -> None:
 def complete_application_meta(meta: dict[str, Any]) -> None:
     for key in ("baseName", "os", "arch", "revision"):
         if not isinstance(meta.get(key), str) or not meta[key]:
-            raise ValueError(f"application package metadata has no {key} (give it in a sidecar)")
+            hint = (f"give it with --release {meta.get('version') or 'VERSION'}=REVISION or a sidecar"
+                    if key == "revision" else "give it in a sidecar")
+            raise ValueError(f"application package metadata has no {key} ({hint})")
     meta.pop("app_revision", None)
 
 
-def release_of(kind: str, sidecar: Sidecar, meta: dict[str, Any]) -> str | None:
-    """The release folder of the item (None = draft); application packages also carry it in
-    ``meta.release``, set or removed like the real server does."""
+def release_of(kind: str, sidecar: Sidecar, meta: dict[str, Any], folder_revision: str,
+               by_revision: Mapping[str, str]) -> str | None:
+    """The release folder of the item (None = draft): the sidecar's, else the ``--release`` given
+    for its revision (as the real server files an upload into the release of its revision);
+    application packages also carry it in ``meta.release``, set or removed like the real server does."""
     release = sidecar.item.get("release")
     if release is None and kind == "application":
         release = meta.get("release")
+    if release is None:
+        release = by_revision.get(folder_revision)
     if not isinstance(release, str) or not release.strip() or release.strip().lower() == DRAFT_RELEASE_NAME:
         release = None
     else:
@@ -228,9 +246,12 @@ class PackageReader:
     """Builds the :class:`IndexedPackage` of one file for one served application; problems that
     do not prevent serving the package go to ``warn``."""
 
-    def __init__(self, ids: AppIds, warn: Callable[[str], None]):
+    def __init__(self, ids: AppIds, warn: Callable[[str], None], releases: Mapping[str, str] | None = None):
+        """``releases``: ``{release name: app revision}`` (``serve --release``)."""
         self.ids = ids
         self.warn = warn
+        self.releases = dict(releases or {})
+        self.by_revision = {rev: name for name, rev in self.releases.items()}
 
     def read(self, rel: str, real: Path, original: Path, entry: Mapping[str, Any]) -> IndexedPackage:
         """``entry`` is the cache entry (``size``, ``mtime_ns``, ``sha512``, ``archive`` or
@@ -242,7 +263,7 @@ class PackageReader:
         if kind == "extension":
             meta = extension_meta(name, entry, bool(sidecar.meta), rel)
         else:
-            meta = application_meta(app_match)
+            meta = application_meta(app_match, entry, self.releases)
         apply_overrides(meta, sidecar.meta)
         sha512 = entry["sha512"]
         if sidecar.meta.get("sha512") and sidecar.meta["sha512"] != sha512:
@@ -257,12 +278,13 @@ class PackageReader:
             folder_revision = str(meta["revision"])
         if meta.get("os") not in OS_NAMES:
             self.warn(f"{rel}: os {meta.get('os')!r} is not one of {', '.join(OS_NAMES)}")
-        release = release_of(kind, sidecar, meta)
+        release = release_of(kind, sidecar, meta, folder_revision, self.by_revision)
         item = self._item(kind, meta, sidecar, entry)
         file_doc = self._file(item, sidecar, original.name)
+        identity = tuple(int(entry.get(k, -1)) for k in ("dev", "ino", "size", "mtime_ns", "ctime_ns"))
         return IndexedPackage(kind=kind, path=real, relpath=rel, size=int(entry["size"]),
                               mtime_ns=int(entry["mtime_ns"]), sha512=sha512, item=item, file=file_doc,
-                              release=release, folder_revision=folder_revision)
+                              release=release, folder_revision=folder_revision, identity=identity)
 
     def _item(self, kind: str, meta: dict[str, Any], sidecar: Sidecar, entry: Mapping[str, Any]) -> dict[str, Any]:
         over = sidecar.item

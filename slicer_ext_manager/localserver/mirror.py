@@ -169,6 +169,10 @@ def pull_mirror(
     names: Iterable[str] | None = None,
     progress: MirrorProgressCallback | None = None,
     cancel: Callable[[], bool] | None = None,
+    *,
+    allow_empty: bool = False,
+    with_slicer: bool = False,
+    stability: str = "release",
 ) -> MirrorReport:
     """Mirror every extension the server has for Slicer ``revision``/``os``/``arch`` (or only
     ``names`` and their dependencies) into ``dest``; see the module docstring.
@@ -178,6 +182,11 @@ def pull_mirror(
     listed, and ``OSError`` when ``dest`` cannot be created. A cancellation
     (``cancel()`` true, or ``progress`` returning False) stops after cleaning up the
     current download; the report then has ``cancelled=True``.
+
+    A server that lists no extension for the build gives a report that is not ok
+    (:attr:`MirrorReport.empty_error`, and a manifest that is not ``complete``) unless
+    ``allow_empty``. ``with_slicer`` also copies the newest application package of the
+    os/arch of ``stability`` (``release``: in a release folder; ``nightly``: a draft).
     """
     dest_path = Path(dest).expanduser()
     dest_path.mkdir(parents=True, exist_ok=True)
@@ -187,6 +196,13 @@ def pull_mirror(
     pull = _Pull(client, report, progress, cancel)
     pull.emit(MirrorProgress("listing"))
     todo = pull.plan()
+    if with_slicer:
+        todo += pull.plan_application(stability)
+    if not pull.by_name and not allow_empty:
+        report.empty_error = (
+            f"The server {client.server_url} lists no extension of application {client.app_id} for Slicer revision "
+            f"{report.revision} ({report.os}/{report.arch}); check --revision, --os, --arch and --app-id/--app-name, "
+            "or pass --allow-empty to keep an empty mirror.")
     try:
         for index, entry in enumerate(todo, 1):
             pull.check_cancel()
@@ -213,6 +229,7 @@ class _Pull:
         self.client, self.report, self.progress, self.cancel = client, report, progress, cancel
         self.dest = report.dest
         self.by_name: dict[str, dict[str, Any]] = {}
+        self.app_items: dict[str, dict[str, Any]] = {}
         self.releases: dict[str, str] = {}
         self.existing = _existing_sidecars(self.dest)
         self.claimed: dict[Path, str] = {}  # archive path -> item id, in this run
@@ -251,6 +268,32 @@ class _Pull:
         report.items[:0] = todo
         return todo
 
+    def plan_application(self, stability: str) -> list[MirroredItem]:
+        """The newest application package of the build's os/arch and ``stability``, as an item to mirror."""
+        report = self.report
+        packages = self.client.application_packages(os=report.os, arch=report.arch, limit=0)
+
+        def wanted(item: Mapping[str, Any]) -> bool:
+            meta = item.get("meta") or {}
+            released = bool(meta.get("release")) and not meta.get("pre_release")
+            return released if stability == "release" else not released
+
+        def newest(item: Mapping[str, Any]) -> tuple[int, str]:
+            revision = str((item.get("meta") or {}).get("revision") or "")
+            return (int(revision) if revision.isdigit() else -1, str((item.get("meta") or {}).get("build_date") or ""))
+
+        chosen = sorted((i for i in packages if wanted(i)), key=newest, reverse=True)[:1]
+        if not chosen:
+            report.warnings.append(f"The server has no {stability} Slicer package for {report.os}/{report.arch}.")
+        todo = []
+        for item in chosen:
+            meta = item.get("meta") or {}
+            key = f"{meta.get('baseName') or 'Slicer'}-{meta.get('version') or meta.get('revision')}"
+            self.app_items[key] = dict(item)
+            todo.append(MirroredItem(key, item_id=str(item.get("_id") or ""), kind="application"))
+        report.items.extend(todo)
+        return todo
+
     def mirror(self, entry: MirroredItem, index: int, count: int) -> None:
         """Mirror one item; its failure is recorded in ``entry`` (a cancellation propagates)."""
         try:
@@ -264,7 +307,7 @@ class _Pull:
                                  entry.status))
 
     def _mirror(self, entry: MirroredItem, index: int, count: int) -> None:
-        item = self.by_name[entry.name]
+        item = self.app_items[entry.name] if entry.kind == "application" else self.by_name[entry.name]
         meta = item.get("meta") or {}
         expected_sha = str(meta.get("sha512") or "").lower()
         item_size = item.get("size") if isinstance(item.get("size"), int) else None

@@ -54,6 +54,7 @@ class MirroredItem:
     name: str
     item_id: str = ""
     status: str = ""
+    kind: str = "extension"  # or "application" (mirror pull --with-slicer)
     file_name: str = ""
     path: str = ""  # relative to DEST, with "/"
     size: int = 0
@@ -70,6 +71,7 @@ class MirroredItem:
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "kind": self.kind,
             "item_id": self.item_id or None,
             "status": self.status,
             "file_name": self.file_name or None,
@@ -99,6 +101,8 @@ class MirrorReport:
     finished: str = ""
     cancelled: bool = False
     warnings: list[str] = field(default_factory=list)
+    #: Set when the server listed nothing for the build (and that was not allowed): why, in one sentence.
+    empty_error: str = ""
 
     def _with(self, *statuses: str) -> list[MirroredItem]:
         return [i for i in self.items if i.status in statuses]
@@ -118,7 +122,7 @@ class MirrorReport:
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.cancelled
+        return not self.failed and not self.cancelled and not self.empty_error
 
     @property
     def manifest_path(self) -> Path:
@@ -149,6 +153,7 @@ class MirrorReport:
             "failed": [{"name": i.name, "status": i.status, "error": i.error} for i in self.failed],
             "bytes_downloaded": self.bytes_downloaded,
             "warnings": list(self.warnings),
+            "error": self.empty_error or None,
             "manifest": str(self.manifest_path),
             "items": [i.to_json() for i in self.items],
         }

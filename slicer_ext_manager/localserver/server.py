@@ -37,9 +37,14 @@ Deliberate differences from the production server (documented, small):
 * A path under an unknown resource (``/api/v1/nope``) gets a JSON 404
   ``No matching route for "GET /api/v1/nope"``; under a known resource Girder's
   400 ``No matching route for "GET <rest of path>"``.
-* Every write request (POST/PUT/PATCH/DELETE) gets 401
-  ``{"message": "You must be logged in.", "type": "access"}`` (read-only server);
-  ``POST /api_key/token`` gets 400 ``API key functionality is disabled on this instance.``
+* Every write request (POST/PUT/PATCH/DELETE) gets 405 with ``Allow: GET, HEAD`` (a
+  read-only mirror); logins (``GET /user/authentication``, ``POST /api_key/token``) are
+  answered only when enabled (``logins``, :mod:`.auth`) and give read-only tokens.
+* Packages added, changed or removed while serving are picked up: the folder is watched
+  (every ``watch_interval`` seconds; a file must look the same in two successive looks,
+  so a half-copied file is never indexed) and :meth:`PackageServer.rescan` swaps the new
+  index in atomically (``serve`` also rescans on SIGHUP).
+* The catalog web page Slicer's Install tab loads is served too (:mod:`.webapp`).
 
 Documents: plugin endpoints return raw item/folder documents (with ``lowerName``);
 ``/item/{id}`` and ``/folder/{id}`` return Girder's filtered view (``_modelType``, no
@@ -55,13 +60,21 @@ import collections
 import datetime as _dt
 import threading
 from pathlib import Path
+from typing import Callable, Mapping
 
-from ..conventions import DEFAULT_APP_ID, DEFAULT_APP_NAME, SERVER_URL_ENV
+from ..conventions import DEFAULT_APP_ID, DEFAULT_APP_NAME
 from .api import Api
-from .handler import HTTPServer, HTTPServer6, RequestHandler
+from .auth import Logins
+from .handler import DEFAULT_WORKERS, HTTPServer, HTTPServer6, RequestHandler
 from .index import PackageIndex
+from .netinfo import advertised_host, reachable_hosts, url_for
+from .watch import FolderWatcher
+from .webapp import Webapp
 
 __all__ = ["PackageServer", "startup_lines", "summary_lines"]
+
+#: Seconds between two looks at the served folder (0 = do not watch).
+DEFAULT_WATCH_INTERVAL = 2.0
 
 
 class PackageServer:
@@ -86,6 +99,12 @@ class PackageServer:
         state_dir: str | Path | None = None,
         *,
         strict_arch: bool = False,
+        releases: Mapping[str, str] | None = None,
+        logins: Logins | None = None,
+        allow_hardlinks: bool = False,
+        workers: int = DEFAULT_WORKERS,
+        watch_interval: float = 0.0,
+        on_rescan: Callable[[PackageIndex], None] | None = None,
     ):
         self.directory = Path(directory)
         self.host = host
@@ -93,13 +112,25 @@ class PackageServer:
         self.app_id = app_id
         self.app_name = app_name
         self.state_dir = state_dir
+        self.releases = dict(releases or {})
+        self.allow_hardlinks = allow_hardlinks
+        self.logins = logins or Logins()
+        self.workers = max(1, int(workers))
+        self.on_rescan = on_rescan
         self.requests: collections.deque[tuple[str, str, str]] = collections.deque(maxlen=10000)
         self._requests_lock = threading.Lock()
         self._scan_lock = threading.Lock()
-        self._index = PackageIndex.scan(self.directory, app_id=app_id, app_name=app_name, state_dir=state_dir)
+        self._index = PackageIndex.scan(self.directory, app_id=app_id, app_name=app_name, state_dir=state_dir,
+                                        releases=self.releases, allow_hardlinks=allow_hardlinks)
         self.api = Api(strict_arch=strict_arch, start_date=_dt.datetime.now(_dt.timezone.utc).isoformat())
+        self.webapp = Webapp(self._index.app_id)
         self._httpd: HTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._life_lock = threading.Lock()
+        self._serving = False
+        self._stopped = False
+        self.watcher = FolderWatcher(self._index.directory, self._watched_change, watch_interval,
+                                     ignore=(Path(self._index.state_dir),))
 
     # -- index ------------------------------------------------------------------------------
 
@@ -108,11 +139,23 @@ class PackageServer:
         return self._index
 
     def rescan(self) -> PackageIndex:
-        """Re-walk the directory (cached hashes make it fast) and serve the new index; statistics carry over."""
+        """Re-walk the directory (cached hashes make it fast) and serve the new index (swapped in
+        whole: a request sees the old or the new one); statistics carry over."""
         with self._scan_lock:
-            self._index = PackageIndex.scan(self.directory, app_id=self.app_id, app_name=self.app_name,
-                                            state_dir=self.state_dir, stats=self._index.stats)
-        return self._index
+            index = PackageIndex.scan(self.directory, app_id=self.app_id, app_name=self.app_name,
+                                      state_dir=self.state_dir, stats=self._index.stats, releases=self.releases,
+                                      allow_hardlinks=self.allow_hardlinks)
+            self._index = index
+        if self.on_rescan is not None:
+            self.on_rescan(index)
+        return index
+
+    def _watched_change(self, forced: bool) -> None:
+        self.rescan()
+
+    def request_rescan(self) -> None:
+        """Rescan soon, in the watcher's thread (safe to call from a signal handler)."""
+        self.watcher.poke()
 
     def record_request(self, method: str, path: str, query: str) -> None:
         with self._requests_lock:
@@ -125,6 +168,7 @@ class PackageServer:
         if self._httpd is None:
             cls = HTTPServer6 if ":" in self.host else HTTPServer
             self._httpd = cls((self.host, self.port), self.handler_class)
+            self._httpd.max_workers = self.workers
             self._httpd.package_server = self  # type: ignore[attr-defined]
             self.port = self._httpd.server_address[1]
         return self._httpd
@@ -136,10 +180,27 @@ class PackageServer:
         if host in ("", "0.0.0.0"):
             host = "127.0.0.1"
         elif host == "::":
-            host = "[::1]"
-        elif ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+            host = "::1"
+        return url_for(host, self.port)
+
+    @property
+    def listens_on_all_interfaces(self) -> bool:
+        return self.host in ("", "0.0.0.0", "::")
+
+    @property
+    def reachable_urls(self) -> list[str]:
+        """The URLs other machines can use (all interfaces), else :attr:`url`."""
+        if not self.listens_on_all_interfaces:
+            return [self.url]
+        return [url_for(h, self.port) for h in reachable_hosts(ipv6=":" in self.host)] or [self.url]
+
+    @property
+    def public_url(self) -> str:
+        """The URL to give Slicers: a network address when serving every interface."""
+        if not self.listens_on_all_interfaces:
+            return self.url
+        host = advertised_host(ipv6=":" in self.host)
+        return url_for(host, self.port) if host else self.url
 
     @property
     def api_url(self) -> str:
@@ -153,26 +214,40 @@ class PackageServer:
         self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1},
                                         name=f"PackageServer:{self.port}", daemon=True)
         self._thread.start()
+        self.watcher.start()
         return self
 
     def serve_forever(self) -> None:
         """Serve in the calling thread until Ctrl+C (or :meth:`stop` from another thread)."""
         httpd = self.bind()
+        with self._life_lock:
+            if self._stopped:
+                return
+            self._serving = True
+        self.watcher.start()
         try:
             httpd.serve_forever(poll_interval=0.2)
         except KeyboardInterrupt:
             pass
         finally:
+            self._serving = False
+            self.watcher.stop()
             httpd.server_close()
             self._httpd = None
 
     def stop(self) -> None:
+        """Stop serving (from any thread, also before :meth:`serve_forever` has started)."""
+        with self._life_lock:
+            self._stopped = True
+            serving = self._serving
+        self.watcher.stop()
         httpd, thread = self._httpd, self._thread
-        self._httpd, self._thread = None, None
+        self._thread = None
         if httpd is not None:
-            if thread is not None:
+            if thread is not None or serving:
                 httpd.shutdown()
             httpd.server_close()
+        self._httpd = None
         if thread is not None:
             thread.join(timeout=5)
 
@@ -202,10 +277,31 @@ def summary_lines(index: PackageIndex) -> list[str]:
 
 def startup_lines(server: PackageServer) -> list[str]:
     """What ``serve`` tells its user once listening: where, what, and how to point Slicer at it."""
-    return [
-        f"Serving {server.index.directory} at {server.url} (read-only Slicer Package Manager API).",
+    from ..conventions import FRONTEND_SERVER_URL_ENV as FRONTEND_URL_ENV
+    from ..conventions import SERVER_URL_ENV
+
+    url = server.public_url
+    lines = [f"Serving {server.index.directory} at {server.url} (read-only Slicer Package Manager API"
+             " and extensions catalog)."]
+    if server.listens_on_all_interfaces:
+        lines.append("Reachable at: " + ", ".join(server.reachable_urls))
+    lines += [
         *summary_lines(server.index),
-        "Point Slicer at it with:",
-        f"  {SERVER_URL_ENV}={server.url}",
+        f"Logins: {server.logins.describe()}.",
+        "Point Slicer at it (Edit > Application Settings > Extensions, or the environment):",
+        f"  Extensions/ServerUrl         = {url}   ({SERVER_URL_ENV})",
+        f"  Extensions/FrontendServerUrl = {url}   ({FRONTEND_URL_ENV})",
+        f"  {SERVER_URL_ENV}={url}",
+        f"  {FRONTEND_URL_ENV}={url}",
+        f"The Install tab then shows {url}/catalog/All/<revision>/<os>.",
         "Press Ctrl+C to stop.",
     ]
+    return lines
+
+
+def network_warning(server: PackageServer) -> str | None:
+    """The one-line warning for a server that listens on every interface."""
+    if not server.listens_on_all_interfaces:
+        return None
+    return (f"serving the network: every machine that can reach port {server.port} of this one can list and "
+            "download these packages; use --host 127.0.0.1 to serve this machine only.")

@@ -2,7 +2,8 @@
 ``slicer-inside.md`` §6), for the demo catalog and the tests.
 
 * Linux: ``Slicer-<version>-linux-<arch>.tar.gz`` with one top folder holding an executable
-  ``Slicer`` launcher script, ``bin/``, ``lib/Slicer-X.Y/`` and ``share/Slicer-X.Y/``. The
+  ``Slicer`` launcher script, ``bin/SlicerLauncherSettings.ini`` (with ``revision=``, as the
+  real launcher settings), ``lib/Slicer-X.Y/`` and ``share/Slicer-X.Y/``. The
   script prints its version and, when ``SLICER_STANDIN_STARTED`` names a file, writes its
   arguments there (so a test can see it was started);
 * Windows: ``Slicer-<version>-win-<arch>.exe`` and macOS: ``Slicer-<version>-macosx-<arch>.dmg``
@@ -27,6 +28,19 @@ if [ -n "$SLICER_STANDIN_STARTED" ]; then
   printf '%s\\n' "Slicer {version} r{revision}" "$@" > "$SLICER_STANDIN_STARTED"
 fi
 echo "Slicer {version} (stand-in)"
+"""
+
+
+_SETTINGS = """[General]
+launcherSplashImagePath=<APPLAUNCHER_DIR>/bin/../share/Slicer/ImageData/SlicerSplashScreen.png
+
+[Application]
+path=<APPLAUNCHER_DIR>/bin/./SlicerApp-real
+arguments=
+name=Slicer
+revision={revision}
+organizationDomain=slicer.org
+organizationName=slicer.org
 """
 
 
@@ -68,6 +82,7 @@ def build_slicer_package(dest_dir: str | Path, version: str, revision: str, *, o
         for folder in ("", "/bin", "/lib", f"/lib/Slicer-{xy}", "/share", f"/share/Slicer-{xy}"):
             _add(tf, top + folder, None, 0o755)
         _add(tf, f"{top}/Slicer", _LAUNCHER.format(version=version, revision=revision).encode(), 0o755)
+        _add(tf, f"{top}/bin/SlicerLauncherSettings.ini", _SETTINGS.format(revision=revision).encode(), 0o644)
         _add(tf, f"{top}/share/Slicer-{xy}/version.txt", f"{version} {revision}\n".encode(), 0o644)
         if padding:
             _add(tf, f"{top}/share/Slicer-{xy}/data.bin", _padding(padding, top), 0o644)
