@@ -13,7 +13,7 @@ import pytest
 from slicer_ext_manager.errors import HTTPStatusError, MalformedResponseError
 from slicer_ext_manager.installs import PARTIAL_DOWNLOADS_DIR
 from slicer_ext_manager.localserver.builder import build_extension_package
-from slicer_ext_manager.localserver.server import Faults, PackageServer
+from .faultserver import Faults, FaultyPackageServer
 from slicer_ext_manager.manager import ExtensionsManager
 from slicer_ext_manager.metadata import ExtensionMetadata
 from slicer_ext_manager.queue import EventKind, Outcome
@@ -92,7 +92,7 @@ def test_resumable_job_keeps_the_partial_download_and_continues_it(tmp_path, mak
     folder = tmp_path / "pkgs"
     build_extension_package(folder, "Big", app_revision=REV, payload_size=3 * 1024 * 1024)
     faults = Faults()
-    with PackageServer(folder, faults=faults) as server:
+    with FaultyPackageServer(folder, faults=faults) as server:
         server.start()
         ctx = make_profile(server.url, server.app_id)
         manager = ExtensionsManager(ctx, client=SlicerPackagesClient(ctx.server_url, ctx.app_id, backoff=0.01,
