@@ -390,7 +390,7 @@ def main() -> None:
 
     for module in ("cli.extensions", "cli.parser", "manager", "installer", "installs", "recovery", "scheduled",
                    "archive", "server", "download", "network", "catalog", "cache", "progress", "state", "restore",
-                   "profiles", "localserver.commands"):
+                   "profiles", "cli.servers"):
         importlib.import_module(f"slicer_ext_manager.{module}")
     from slicer_ext_manager.cli import build_parser
 
