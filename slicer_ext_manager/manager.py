@@ -361,7 +361,7 @@ class ExtensionsManager:
     # -- Slicer application updates -----------------------------------------------------------------
 
     @property
-    def slicer_updates(self) -> "SlicerUpdater":
+    def slicer_updates(self) -> SlicerUpdater:
         """Newer Slicer builds, and installing one with this Slicer's extensions (``slicer_updates.py``)."""
         from .slicer_updates import SlicerUpdater
 

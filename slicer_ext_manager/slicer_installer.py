@@ -138,7 +138,7 @@ def _replace(staged: Path, dest: Path) -> None:
 
 
 def install_linux(package: Path, dest: Path, *, force: bool, cancel: Callable[[], bool] | None,
-                  progress: ProgressFunction | None) -> None:
+                  progress: Callable[[int, int], None] | None) -> None:
     """Extract the tarball safely next to ``dest`` and rename its top folder to ``dest``."""
     check_destination(dest, force)
     staging = dest.with_name(f".{dest.name}.partial-{uuid.uuid4().hex[:8]}")
@@ -197,7 +197,8 @@ def install_macos(package: Path, dest: Path, *, force: bool, runner: Runner) -> 
 
 
 def install_package(build: SlicerBuild, package: Path, dest: Path, *, force: bool, runner: Runner,
-                    cancel: Callable[[], bool] | None = None, progress: ProgressFunction | None = None) -> SlicerLayout:
+                    cancel: Callable[[], bool] | None = None,
+                    progress: Callable[[int, int], None] | None = None) -> SlicerLayout:
     """Install the downloaded ``package`` of ``build`` into ``dest``; its layout."""
     if cancel is not None and cancel():
         raise CancelledError("Installing Slicer was cancelled.")

@@ -84,7 +84,7 @@ def _sha512_of(path: Path) -> str:
 class SlicerUpdater:
     """Slicer builds of one manager's server and platform."""
 
-    def __init__(self, manager: "ExtensionsManager", runner: Runner | None = None):
+    def __init__(self, manager: ExtensionsManager, runner: Runner | None = None):
         self.manager = manager
         self.runner = runner
 
@@ -171,8 +171,11 @@ class SlicerUpdater:
             result = self.download(build, lambda done, total: ctx.progress(done, total, Phase.DOWNLOAD), ctx.token)
             state["download"] = result
             ctx.phase(Phase.EXTRACT, f"Installing {build.label} into {dest}")
+            def extracted(done: int, total: int) -> None:
+                ctx.progress(done, total, Phase.EXTRACT)
+
             state["layout"] = install_package(build, result.path, dest, force=force, runner=runner,
-                                              cancel=ctx.token, progress=lambda d, t: ctx.progress(d, t, Phase.EXTRACT))
+                                              cancel=ctx.token, progress=extracted)
             return JobResult(f"Slicer {build.version}", Outcome.INSTALLED,
                              f"Installed {build.label} into {dest}.", revision=build.revision)
 

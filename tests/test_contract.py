@@ -222,21 +222,21 @@ def spec_key_of(item: dict) -> tuple[str, str, str]:
 
 
 FILTER_CASES = {
-    "build": dict(app_revision=REV, os="linux", arch="amd64", limit=0),
-    "old_build": dict(app_revision=OLD, os="linux", arch="amd64", limit=0),
-    "win": dict(app_revision=REV, os="win", arch="amd64", limit=0),
-    "no_build": dict(app_revision="99999", os="linux", arch="amd64", limit=0),
-    "basename": dict(baseName="Alpha", limit=0),
-    "basename_rev": dict(baseName="Alpha", app_revision=REV, limit=0),
-    "basename_case": dict(baseName="alpha", limit=0),
-    "q": dict(app_revision=REV, os="linux", arch="amd64", q="MORPH", limit=0),
-    "q_keywords": dict(q="filter", limit=0),
-    "sorted": dict(app_revision=REV, os="linux", arch="amd64", limit=0, sort="meta.baseName", sortdir=1),
-    "sorted_desc": dict(app_revision=REV, os="linux", arch="amd64", limit=0, sort="meta.baseName", sortdir=-1),
-    "paged": dict(app_revision=REV, os="linux", arch="amd64", limit=2, offset=1, sort="meta.baseName", sortdir=1),
-    "default_order": dict(limit=0),
-    "default_limit": dict(),
-    "limit_1": dict(limit=1),
+    "build": {"app_revision": REV, "os": "linux", "arch": "amd64", "limit": 0},
+    "old_build": {"app_revision": OLD, "os": "linux", "arch": "amd64", "limit": 0},
+    "win": {"app_revision": REV, "os": "win", "arch": "amd64", "limit": 0},
+    "no_build": {"app_revision": "99999", "os": "linux", "arch": "amd64", "limit": 0},
+    "basename": {"baseName": "Alpha", "limit": 0},
+    "basename_rev": {"baseName": "Alpha", "app_revision": REV, "limit": 0},
+    "basename_case": {"baseName": "alpha", "limit": 0},
+    "q": {"app_revision": REV, "os": "linux", "arch": "amd64", "q": "MORPH", "limit": 0},
+    "q_keywords": {"q": "filter", "limit": 0},
+    "sorted": {"app_revision": REV, "os": "linux", "arch": "amd64", "limit": 0, "sort": "meta.baseName", "sortdir": 1},
+    "sorted_desc": {"app_revision": REV, "os": "linux", "arch": "amd64", "limit": 0, "sort": "meta.baseName", "sortdir": -1},
+    "paged": {"app_revision": REV, "os": "linux", "arch": "amd64", "limit": 2, "offset": 1, "sort": "meta.baseName", "sortdir": 1},
+    "default_order": {"limit": 0},
+    "default_limit": {},
+    "limit_1": {"limit": 1},
 }
 
 FILTER_EXPECTED = {
@@ -415,7 +415,7 @@ def test_range_download(backend, local_backend):
 
 
 def test_download_statistics(backend, local_backend, tmp_path):
-    key = dict(name="Gamma", os="linux", arch="amd64", revision=REV)
+    key = {"name": "Gamma", "os": "linux", "arch": "amd64", "revision": REV}
 
     def observe(b: Backend):
         before = b.download_count(key["name"], key["os"], key["arch"], key["revision"])

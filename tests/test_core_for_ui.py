@@ -13,12 +13,13 @@ import pytest
 from slicer_ext_manager.errors import HTTPStatusError, MalformedResponseError
 from slicer_ext_manager.installs import PARTIAL_DOWNLOADS_DIR
 from slicer_ext_manager.localserver.builder import build_extension_package
-from .faultserver import Faults, FaultyPackageServer
 from slicer_ext_manager.manager import ExtensionsManager
 from slicer_ext_manager.metadata import ExtensionMetadata
 from slicer_ext_manager.queue import EventKind, Outcome
 from slicer_ext_manager.server import SlicerPackagesClient
 from slicer_ext_manager.state import InstalledRecord, LoadedSet, Options, build_profile_state
+
+from .faultserver import Faults, FaultyPackageServer
 
 REV = "33241"
 

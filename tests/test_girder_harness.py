@@ -139,7 +139,7 @@ def test_builder_macos_nesting_and_symlink(tmp_path):
 
 @pytest.mark.parametrize("os_name", ["linux", "win", "macosx"])
 def test_builder_is_deterministic(tmp_path, os_name):
-    kwargs = dict(app_revision=REV, os=os_name, modules=("scripted", "cli", "loadable"), payload_size=3000)
+    kwargs = {"app_revision": REV, "os": os_name, "modules": ("scripted", "cli", "loadable"), "payload_size": 3000}
     a = build_extension_package(tmp_path / "a", "Det", **kwargs)
     b = build_extension_package(tmp_path / "b", "Det", **kwargs)
     assert a.name == b.name
@@ -255,7 +255,7 @@ def test_files_download_range_and_stats(girder_server, girder_app, tmp_path):
     assert resp.headers["Girder-Total-Count"] == "1"
     fid = files[0]["_id"]
 
-    key = dict(name="DlExt", os="linux", arch="amd64", app_revision=REV)
+    key = {"name": "DlExt", "os": "linux", "arch": "amd64", "app_revision": REV}
     assert admin.extension_download_count(app_id, **key) == 0
     resp = anon.get(f"{api}/file/{fid}/download", timeout=30)
     assert resp.status_code == 200 and resp.content == data
@@ -291,7 +291,7 @@ def test_release_upload_and_stats(girder_server, girder_app, tmp_path):
     assert [i["_id"] for i in listed] == [item["_id"]]
     fid = admin.list_item_files(item["_id"])[0]["_id"]
     assert admin.anonymous().get(f"{girder_server.api_url}/file/{fid}/download", timeout=30).status_code == 200
-    key = dict(name="RelExt", os="macosx", arch="amd64", app_revision=REV)
+    key = {"name": "RelExt", "os": "macosx", "arch": "amd64", "app_revision": REV}
     assert admin.wait_extension_download_count(app_id, 1, **key) == 1
     # a release keeps its own counts (no revision level); the endpoint re-keys them by meta.revision
     assert admin.get(f"folder/{release['_id']}")["meta"]["downloadStats"] == {

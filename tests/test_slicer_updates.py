@@ -24,10 +24,9 @@ from slicer_ext_manager.slicer_updates import SlicerUpdater
 
 from .conftest import OLD_REVISION
 from .faultproxy import FaultProxy
+from .girder.fixtures import SLICER_BUILDS
 
 pytestmark = pytest.mark.girder
-
-from .girder.fixtures import SLICER_BUILDS
 
 CURRENT, NEW, NIGHTLY = SLICER_BUILDS
 

@@ -244,5 +244,5 @@ def tar_filter_check(archive: Path, member: tarfile.TarInfo, staging: Path) -> N
         return
     try:
         data_filter(member, os.fspath(staging))
-    except tarfile.FilterError as exc:  # type: ignore[attr-defined]
+    except tarfile.FilterError as exc:
         raise unsafe(archive, member.name, f"is refused by Python's tar data filter ({exc})") from exc

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bz2
 import contextlib
 import copy
+import functools
 import gzip
 import io
 import lzma
@@ -21,7 +22,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Generator, Iterator
 
 from ..errors import ArchiveError, UnsafeArchiveError
 from .limits import (
@@ -177,11 +178,11 @@ class TarSource:
 
 def _decompressor(raw: io.BufferedReader, compression: str | None) -> io.BufferedIOBase:
     if compression == "gz":
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+        return gzip.GzipFile(fileobj=raw, mode="rb")
     if compression == "bz2":
-        return bz2.BZ2File(raw, mode="rb")  # type: ignore[return-value]
+        return bz2.BZ2File(raw, mode="rb")
     if compression == "xz":
-        return lzma.LZMAFile(raw, mode="rb")  # type: ignore[return-value]
+        return lzma.LZMAFile(raw, mode="rb")
     return raw
 
 
@@ -210,6 +211,11 @@ def tar_entry(archive: Path, member: tarfile.TarInfo) -> Entry:
         raw=member.name, parts=parts, kind=kind, size=member.size if kind == FILE else 0,
         mode=member.mode, mtime=member.mtime, target=member.linkname if kind == LINK else None,
     )
+
+
+def _tar_chunks(tf: tarfile.TarFile, member: tarfile.TarInfo, _budget: int) -> Iterator[bytes]:
+    """A member's data (a tar entry's size is already bounded by the validator)."""
+    return _tar_data(tf, member)
 
 
 def _tar_data(tf: tarfile.TarFile, member: tarfile.TarInfo) -> Iterator[bytes]:
@@ -246,7 +252,7 @@ def _check_end(source: TarSource, tf: tarfile.TarFile) -> None:
         raise ReadFailure(exc) from exc
 
 
-def _tar_members(archive: Path, source: TarSource, validator: Validator) -> Iterator[Member]:
+def _tar_members(archive: Path, source: TarSource, validator: Validator) -> Generator[Member, None, None]:
     """Stream the tar once, validating each entry before it is yielded."""
     try:
         tf = tarfile.open(fileobj=source, mode="r|", bufsize=tarfile.RECORDSIZE)  # type: ignore[call-overload]
@@ -261,7 +267,7 @@ def _tar_members(archive: Path, source: TarSource, validator: Validator) -> Iter
             validator.add(entry)
             # The headers of the next entry, not what earlier entries left unused.
             source.allowance = tf.offset + TAR_HEADER_ALLOWANCE
-            yield Member(entry, lambda _budget, m=member: _tar_data(tf, m), member)
+            yield Member(entry, functools.partial(_tar_chunks, tf, member), member)
         _check_end(source, tf)
 
 
@@ -392,7 +398,7 @@ def _zip_members(archive: Path, zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo
     for info in infos:
         entry = zip_entry(archive, zf, info)
         validator.add(entry)
-        yield Member(entry, lambda budget, i=info: zip_chunks(archive, zf, i, budget))
+        yield Member(entry, functools.partial(zip_chunks, archive, zf, info))
 
 
 # ------------------------------------------------------------------------------------------------

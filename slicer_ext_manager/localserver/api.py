@@ -308,7 +308,7 @@ def _by_name_and_id(items: Docs, name: str | None, object_id: str | None) -> Doc
     if name:
         items = [i for i in items if i["lowerName"] == name.lower()]
     if is_object_id(object_id):
-        items = [i for i in items if i["_id"] == object_id.lower()]  # type: ignore[union-attr]
+        items = [i for i in items if i["_id"] == object_id.lower()]
     return items
 
 

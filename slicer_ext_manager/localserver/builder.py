@@ -342,7 +342,7 @@ class _PayloadReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:  # type: ignore[override]
+    def readinto(self, b) -> int:
         if not self._buf:
             self._buf = next(self._chunks, b"")
         n = min(len(b), len(self._buf))
@@ -369,7 +369,8 @@ def _compressor(spec: PackageSpec, out):
 
 def _write_tar(spec: PackageSpec, entries: list[_Entry], out) -> None:
     with _compressor(spec, out) as stream:
-        with tarfile.open(fileobj=stream, mode="w", format=tarfile.PAX_FORMAT, copybufsize=_CHUNK) as tar:
+        with tarfile.open(fileobj=stream, mode="w", format=tarfile.PAX_FORMAT,
+                          copybufsize=_CHUNK) as tar:  # type: ignore[call-overload]  # typeshed lacks copybufsize
             for e in entries:
                 info = tarfile.TarInfo(e.path)
                 info.mtime = spec.mtime

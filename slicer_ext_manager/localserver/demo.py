@@ -475,7 +475,7 @@ class DemoEnvironment:
         if not self.keep_profile:
             shutil.rmtree(self.profile_dir, ignore_errors=True)
 
-    def __enter__(self) -> "DemoEnvironment":
+    def __enter__(self) -> DemoEnvironment:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -11,7 +11,10 @@ import datetime as _dt
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import TypeGuard  # novermin (type checkers only)
 
 from ..conventions import DEFAULT_APP_ID
 
@@ -34,7 +37,7 @@ _OBJECT_ID_RE = re.compile(r"^[0-9a-f]{24}$")
 # ids and dates
 
 
-def is_object_id(value: object) -> bool:
+def is_object_id(value: object) -> TypeGuard[str]:
     """True for a 24-hex string (what ``bson.ObjectId.is_valid`` accepts from a URL)."""
     return isinstance(value, str) and len(value) == 24 and bool(_OBJECT_ID_RE.match(value.lower()))
 

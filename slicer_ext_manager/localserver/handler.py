@@ -168,7 +168,7 @@ class RequestHandler(BaseHTTPRequestHandler):
     headers_sent = False
 
     @property
-    def owner(self) -> "PackageServer":
+    def owner(self) -> PackageServer:
         return self.server.package_server  # type: ignore[attr-defined]
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002

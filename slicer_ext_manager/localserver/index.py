@@ -178,7 +178,7 @@ class PackageIndex:
         stats: DownloadStats | None = None,
         releases: Mapping[str, str] | None = None,
         allow_hardlinks: bool = False,
-    ) -> "PackageIndex":
+    ) -> PackageIndex:
         """Walk ``directory`` recursively and index every package (see the module docstring).
 
         ``state_dir`` (default ``<directory>/.slicer-ext-manager-server``) holds the hash

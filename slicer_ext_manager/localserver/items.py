@@ -95,7 +95,7 @@ class Sidecar:
     flat: bool = False  # a flat dict of meta keys rather than a Girder item document
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Sidecar":
+    def from_json(cls, data: Mapping[str, Any]) -> Sidecar:
         if not isinstance(data.get("meta"), dict):
             return cls(item={k: data[k] for k in _FLAT_ITEM_KEYS if k in data},
                        meta={k: v for k, v in data.items() if k not in _FLAT_ITEM_KEYS}, flat=True)

@@ -85,7 +85,7 @@ def _dependencies(item: Mapping[str, Any]) -> tuple[str, ...]:
     return split_words(meta.get("dependency") if isinstance(meta, Mapping) else None)
 
 
-def _select(items: dict[str, Mapping[str, Any]], names: Iterable[str]) -> tuple[list[str], dict[str, str]]:
+def _select(items: Mapping[str, Mapping[str, Any]], names: Iterable[str]) -> tuple[list[str], dict[str, str]]:
     """``names`` and their dependencies (transitively), requested names first.
 
     Returns (names to mirror, {missing name: why}).
@@ -251,6 +251,7 @@ class _Pull:
         if len(self.by_name) < len([i for i in listed if (i.get("meta") or {}).get("baseName")]):
             report.warnings.append("The server lists several packages for the same extension and build; "
                                    "the most recently created one of each was mirrored.")
+        missing: dict[str, str]
         if report.names is None:
             selected, missing = sorted(self.by_name, key=str.lower), {}
         else:

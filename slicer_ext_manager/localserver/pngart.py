@@ -334,7 +334,7 @@ LETTER_GAP = 1.6
 STROKE = 0.56
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def glyph_segments(char: str) -> tuple[tuple[int, int, int, int], ...]:
     """Dot-grid segments of a glyph: every dot joined to its right and lower neighbours, and to
     a lower diagonal neighbour when no orthogonal path joins them; a lone dot is a point.
@@ -342,7 +342,7 @@ def glyph_segments(char: str) -> tuple[tuple[int, int, int, int], ...]:
     rows = FONT.get(char.upper(), ())
     dots = {(x, y) for y, line in enumerate(rows) for x, mark in enumerate(line) if mark == "#"}
     segments = []
-    joined = set()
+    joined: set[tuple[int, int]] = set()
     for x, y in sorted(dots, key=lambda d: (d[1], d[0])):
         ends = [(x + 1, y), (x, y + 1)]
         ends += [(x + dx, y + 1) for dx in (1, -1) if (x + dx, y) not in dots and (x, y + 1) not in dots]

@@ -206,7 +206,7 @@ class PackageServer:
     def api_url(self) -> str:
         return self.url + "/api/v1"
 
-    def start(self) -> "PackageServer":
+    def start(self) -> PackageServer:
         """Serve in a background daemon thread; returns self."""
         if self._thread is not None:
             return self
@@ -251,7 +251,7 @@ class PackageServer:
         if thread is not None:
             thread.join(timeout=5)
 
-    def __enter__(self) -> "PackageServer":
+    def __enter__(self) -> PackageServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

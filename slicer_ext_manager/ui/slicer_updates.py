@@ -43,7 +43,7 @@ COLUMNS = ("Version", "Revision", "Kind", "Date", "Size", "")
 
 
 class _Relay(QObject):
-    event = Signal(object)
+    delivered = Signal(object)
 
 
 def _cell(text: str, *, align_right: bool = False) -> QTableWidgetItem:
@@ -87,7 +87,7 @@ class SlicerUpdatesDialog(QDialog):
         self.setWindowTitle("Slicer updates")
         self.worker = WorkerThread("slicer-updates", self)
         self._relay = _Relay(self)
-        self._relay.event.connect(self._on_event)
+        self._relay.delivered.connect(self._on_event)
         self._builds: list[SlicerBuild] = []
         self._token: CancelToken | None = None
         self._report: SlicerInstallReport | None = None
@@ -218,7 +218,7 @@ class SlicerUpdatesDialog(QDialog):
 
         def run() -> SlicerInstallReport:
             def listener(event: QueueEvent) -> None:  # the worker thread: only emit
-                relay.event.emit(event)
+                relay.delivered.emit(event)
                 if token.cancelled:
                     queue.cancel_all()
 

@@ -96,7 +96,7 @@ class GirderServer:
         timeout: float = 90.0,
         port: int | None = None,
         attempts: int = 3,
-    ) -> "GirderServer":
+    ) -> GirderServer:
         """Spawn the server on a free port of 127.0.0.1 and wait until it is ready.
 
         Raises ``RuntimeError`` (with the tail of the server's logs) if it exits or
@@ -114,7 +114,7 @@ class GirderServer:
         raise RuntimeError(f"could not start the Girder server: {last_error}")
 
     @classmethod
-    def _start_once(cls, venv_python: Path, data_dir: Path, port: int, timeout: float) -> "GirderServer":
+    def _start_once(cls, venv_python: Path, data_dir: Path, port: int, timeout: float) -> GirderServer:
         ready_file = data_dir / "ready.json"
         output_log = data_dir / "server-output.log"
         ready_file.unlink(missing_ok=True)
@@ -161,7 +161,7 @@ class GirderServer:
         """SIGTERM the server, wait for it (then SIGKILL); return its exit code."""
         return _terminate(self.process, timeout)
 
-    def __enter__(self) -> "GirderServer":
+    def __enter__(self) -> GirderServer:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -276,7 +276,7 @@ class GirderAdmin:
             while offset < size:
                 chunk = fh.read(chunk_size)
                 if not chunk:
-                    raise IOError(f"{path} shrank while uploading")
+                    raise OSError(f"{path} shrank while uploading")
                 result = self.call("POST", "file/chunk", params={"uploadId": upload["_id"], "offset": offset},
                                    data=chunk, headers={"Content-Type": "application/octet-stream"})
                 offset += len(chunk)

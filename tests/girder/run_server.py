@@ -96,7 +96,6 @@ def main(argv: list[str] | None = None) -> int:
     _patch_pymongo()
 
     import cherrypy
-
     import girder
     from girder.utility import config as girder_config
 
