@@ -83,3 +83,15 @@ def test_existing_folder_is_refused_in_the_dialog(updates_dialog, qtbot, tmp_pat
     qtbot.waitUntil(lambda: not dialog.busy, timeout=30000)
     assert "already exists" in dialog.status.text() and "was not installed" in dialog.status.text()
     assert not dialog.start_button.isVisible() and list(dest.iterdir()) == []
+
+
+def test_the_settings_menu_opens_it(qtbot, slicer_server, girder_server, girder_app, make_profile, make_widget,
+                                   tmp_path):
+    ctx = make_profile(girder_server.url, girder_app.app_id, revision=CURRENT, folder=tmp_path / "p")
+    manager = ExtensionsManager(ctx, client=SlicerPackagesClient(girder_server.url, girder_app.app_id, backoff=0.01))
+    widget = make_widget(manager)
+    widget.toolbar.slicer_updates_action.trigger()
+    dialog = widget.slicer_updates_dialog
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 2, timeout=15000)
+    assert dialog.isVisible() and dialog.selected_build().revision == NEW
+    dialog.reject()

@@ -38,6 +38,7 @@ class Toolbar(QWidget):
     serverUrlRequested = Signal()
     editBookmarksRequested = Signal()
     reloadRequested = Signal()
+    slicerUpdatesRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -104,6 +105,8 @@ class Toolbar(QWidget):
         self.edit_bookmarks_action = menu.addAction("Edit bookmarks…", self.editBookmarksRequested.emit)
         self.server_url_action = menu.addAction("Server URL…", self.serverUrlRequested.emit)
         self.reload_action = menu.addAction("Reload catalog", self.reloadRequested.emit)
+        menu.addSeparator()
+        self.slicer_updates_action = menu.addAction("Slicer updates…", self.slicerUpdatesRequested.emit)
         self.reload_action.setShortcut("F5")
         self.reload_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.settings_button.setMenu(menu)

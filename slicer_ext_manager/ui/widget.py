@@ -150,6 +150,7 @@ class ExtensionsManagerWidget(QWidget):
         t.serverUrlRequested.connect(self.change_server_url)
         t.editBookmarksRequested.connect(lambda: a.edit_bookmarks(s.view.state.bookmarks if s.view else ()))
         t.reloadRequested.connect(lambda: self.reload(refresh=True))
+        t.slicerUpdatesRequested.connect(self.show_slicer_updates)
         self.banner.retryRequested.connect(self._retry_catalog)
         self.search_tab.installRequested.connect(self.install_now)
         self.search_tab.queueRequested.connect(self.add_to_install)
@@ -391,6 +392,15 @@ class ExtensionsManagerWidget(QWidget):
         self.ext_actions.remove_from_history(names, bookmarked)
 
     # -- updates and settings -----------------------------------------------------------------------
+
+    def show_slicer_updates(self) -> None:
+        """The Slicer updates dialog (newer Slicer builds, installed with this Slicer's extensions)."""
+        from .slicer_updates import SlicerUpdatesDialog
+
+        dialog = SlicerUpdatesDialog(self.manager, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        self.slicer_updates_dialog = dialog
 
     def change_server_url(self) -> None:
         if self.service.busy:
