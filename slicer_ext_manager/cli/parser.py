@@ -98,9 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     _restore_commands(add)
     _add_gui_arguments(add("gui", ext.cmd_gui, "open the Extensions Manager dialog (Search, Install, Restore, Installed)"))
     from ..localserver import commands as localserver_commands
-    from . import slicer_commands
+    from . import slicer_commands, slicer_extension
 
     slicer_commands.register(add)
+    slicer_extension.register(add)
 
     localserver_commands.register(add)
     p = add("releases", ext.cmd_releases, "list the application's releases on the server")
