@@ -19,7 +19,7 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", 
 @dataclass
 class Fault:
     pattern: str
-    kind: str  # "500" | "malformed" | "drop" | "delay"
+    kind: str  # "500" | "malformed" | "drop" | "delay" | "slow" (each 64 KiB chunk after ``seconds``)
     times: int = 1
     after_bytes: int = 0
     seconds: float = 0.0
@@ -128,5 +128,7 @@ class FaultProxy:
                     except OSError:
                         pass
                     return
+                if fault and fault.kind == "slow":
+                    time.sleep(fault.seconds)
                 h.wfile.write(chunk)
                 sent += len(chunk)
