@@ -466,6 +466,10 @@ def prepare_demo(
     from .server import PackageServer
 
     catalog_dir, generated = generate_catalog(workdir)
+    from ..slicermodule.package import add_to_demo_catalog  # the Extensions Restore Slicer extension, too
+
+    add_to_demo_catalog(catalog_dir, revision=CURRENT_REVISION, os_name=DEMO_OS, arch=DEMO_ARCH,
+                        slicer_version=SLICER_VERSION)
     server = PackageServer(catalog_dir, host=host, port=port, app_id=DEFAULT_APP_ID).start()
     try:
         root = Path(profile_dir) if profile_dir else Path(tempfile.mkdtemp(prefix="slicer-ext-manager-demo-"))
