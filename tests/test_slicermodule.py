@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -116,6 +117,14 @@ def test_bad_build_options_are_sentences(tmp_path):
         options = {"revision": REV, "os_name": "linux", "arch": "amd64", "slicer_version": "5.8", **kwargs}
         with pytest.raises(pkg.ExtensionManagerError, match=text):
             pkg.build_package(tmp_path, **options)
+
+
+def test_without_its_sources_it_says_how_to_build_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "frozen", True, raising=False)  # as in the PyInstaller application
+    with pytest.raises(pkg.ExtensionManagerError, match="pip install slicer-ext-manager"):
+        pkg.build_package(tmp_path, revision=REV, os_name="linux", arch="amd64", slicer_version="5.8")
+    assert pkg.add_to_demo_catalog(tmp_path, revision=REV, os_name="linux", arch="amd64",
+                                   slicer_version="5.8") is None  # the demo goes on without it
 
 
 def test_slicer_python_versions():
@@ -294,6 +303,12 @@ def test_install_progress_per_item_and_overall():
         "ToolBase": Outcome.INSTALLED, "Tool": Outcome.FAILED}
 
 
+def _meta(name):
+    from slicer_ext_manager.metadata import ExtensionMetadata
+
+    return ExtensionMetadata(name=name, extension_id="0" * 24, slicer_revision=REV, os="linux", arch="amd64")
+
+
 @pytest.mark.skipif(running_in_pythonqt(), reason="compares with the PySide6 dialog")
 def test_the_startup_question_is_the_standalone_dialogs():
     from slicer_ext_manager.slicermodule.texts import startup_question
@@ -311,6 +326,9 @@ def test_the_restore_lines_and_legend():
     kinds = {c.name: candidate_kind(c) for c in plan.candidates}
     assert kinds == {"A": CandidateKind.UNAVAILABLE, "B": CandidateKind.INSTALLED, "C": CandidateKind.UNAVAILABLE}
     assert candidate_line(plan.get("C")) == "⊘ C ★" and candidate_line(plan.get("B")) == "✓ B"
+    available = plan_restore({"1": ["A"]}, [], [], {"A": _meta("A")}, REV, "linux", "amd64")
+    assert candidate_kind(available.get("A")) == CandidateKind.SELECTABLE
+    assert candidate_line(available.get("A")) == "A"  # its check box is its mark
     unknown = plan_restore({"1": ["A"]}, [], [], None, REV, "linux", "amd64", catalog_note="offline",
                            catalog_unavailable=True)
     assert candidate_kind(unknown.get("A")) == CandidateKind.UNKNOWN

@@ -11,6 +11,8 @@ PythonQt: ``slicer.app``'s Q_PROPERTYs (``revision``, ``os``, ``arch``, ``slicer
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 from typing import Any, Callable, Optional
 
 import qt
@@ -51,6 +53,19 @@ class QtTimer:
 
 def qt_timer_factory(interval_ms: int, callback: Callable[[], object]) -> QtTimer:
     return QtTimer(interval_ms, callback)
+
+
+def prepare_binding() -> None:
+    """Make PythonQt's wrappers of ``QSettings`` and ``QLockFile`` on the GUI thread, before any worker
+    uses them: PythonQt builds a class's wrapper on first use and parents helper objects to its own
+    (GUI-thread) objects, which from a worker thread fails ("QObject::setParent: Cannot set parent,
+    new parent is in a different thread") and can crash later. One object of each, no file touched."""
+    from .. import qtbinding
+
+    b = qtbinding.binding()
+    probe = os.path.join(tempfile.gettempdir(), "slicer-ext-manager-binding-probe")
+    b.QSettings(probe + ".ini", b.ini_format).status()
+    b.QLockFile(probe + ".lock").error()
 
 
 def _text(value: Any) -> str:
@@ -113,10 +128,6 @@ class SlicerHost:
         model = self.model()
         if model is not None:
             model.updateModel()
-
-    def on_startup_completed(self, callback: Callable[[], None]) -> None:
-        """``callback`` once Slicer has started (``qSlicerApplication::startupCompleted``)."""
-        self.app.startupCompleted.connect(callback)
 
     def error(self, text: str, title: str = "Extensions Restore") -> None:
         """A sentence for the user: a popup with a main window, else the log (testing: the log)."""

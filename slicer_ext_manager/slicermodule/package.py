@@ -31,6 +31,8 @@ import datetime as _dt
 import gzip
 import hashlib
 import io
+import logging
+import sys
 import tarfile
 import zipfile
 from dataclasses import dataclass
@@ -143,10 +145,20 @@ def _vendored(python: tuple[int, int]) -> Iterator[tuple[str, bytes]]:
     yield "VENDORED.txt", ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def package_entries(slicer_version: str) -> list[Entry]:
-    """The files of the extension below its content root (folders included), sorted."""
+def check_sources() -> None:
+    """The package is made of this installation's source files: refuse without them (the PyInstaller
+    application keeps the core compiled, not as files)."""
+    if getattr(sys, "frozen", False) or not (CORE / "manager.py").is_file():
+        raise ExtensionManagerError("This copy of slicer-ext-manager does not carry the source files the Slicer "
+                                    "extension is built from (the standalone application does not); build it "
+                                    "with the Python package instead: pip install slicer-ext-manager.")
     if not MODULE_SOURCE.is_file():
         raise ExtensionManagerError(f"The module source {MODULE_SOURCE} is missing; reinstall slicer-ext-manager.")
+
+
+def package_entries(slicer_version: str) -> list[Entry]:
+    """The files of the extension below its content root (folders included), sorted."""
+    check_sources()
     modules = f"lib/Slicer-{slicer_version}/qt-scripted-modules"
     files: dict[str, bytes] = {f"{modules}/{MODULE_NAME}.py": MODULE_SOURCE.read_bytes()}
     if ICON.is_file():
@@ -240,14 +252,19 @@ def _write_zip(path: Path, entries: list[Entry], mtime: int) -> None:
 
 
 def add_to_demo_catalog(catalog_dir: str | Path, *, revision: str, os_name: str, arch: str,
-                        slicer_version: str) -> Path:
+                        slicer_version: str) -> Path | None:
     """Put this extension into the demo catalog (``localserver/demo.py`` calls it before serving):
     in ``<catalog>/inside-slicer/`` (the server indexes sub-folders; the demo's own check counts
     only its top-level packages). Idempotent: the file name changes with the contents, older
-    builds there are removed."""
+    builds there are removed. Where it cannot be built (the standalone application) the demo goes
+    on without it: None, and a line in the log."""
     folder = Path(catalog_dir) / "inside-slicer"
-    build = build_package(folder, revision=revision, os_name=os_name, arch=arch, slicer_version=slicer_version,
-                          date="2025-06-16")
+    try:
+        build = build_package(folder, revision=revision, os_name=os_name, arch=arch, slicer_version=slicer_version,
+                              date="2025-06-16")
+    except (ExtensionManagerError, OSError) as exc:
+        logging.getLogger(__name__).info("The demo catalog does not list Extensions Restore: %s", exc)
+        return None
     for other in folder.iterdir():
         if other != build.path and other.name.endswith((".tar.gz", ".zip", ".part")):
             other.unlink()

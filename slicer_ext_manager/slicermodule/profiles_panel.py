@@ -46,6 +46,7 @@ class ProfilesPanel:
         self.session = session
         self.items: list[ImportItem] = []
         self.profile: Optional[ExtensionsProfile] = None
+        self._last_result: tuple[str, bool] = ("", False)
         self.widget = session.track(qt.QWidget())
         layout = qt.QVBoxLayout(self.widget)
         layout.addWidget(label("Save the extensions installed in this Slicer, and the bookmarks, to a file; "
@@ -66,7 +67,9 @@ class ProfilesPanel:
         self.preview_list = qt.QListWidget()
         self.preview_list.setAccessibleName("Profile preview")
         self.preview_list.setMinimumHeight(100)
-        layout.addWidget(self.preview_list)
+        self.preview_list.setWordWrap(True)
+        self.preview_list.setHorizontalScrollBarPolicy(qt.Qt.ScrollBarAlwaysOff)
+        layout.addWidget(self.preview_list, 1)
         self.install_button = button("Install from profile", self.install)
         layout.addLayout(row(self.install_button, stretch_at=0))
         self.progress = ProgressView()
@@ -74,7 +77,6 @@ class ProfilesPanel:
         self.import_result = label()
         self.import_result.setVisible(False)
         layout.addWidget(self.import_result)
-        layout.addStretch(1)
         self._update_buttons()
 
     def _browse_export(self) -> None:
@@ -126,8 +128,10 @@ class ProfilesPanel:
         for item in self.items:
             self.preview_list.addItem(import_line(item))
         n = len(names_to_install(self.items))
-        set_sentence(self.import_result, f"{n} extension{'s' if n != 1 else ''} of this profile will be installed."
-                     if n else "Everything of this profile that this Slicer can use is already installed.")
+        summary = (f"{n} extension{'s' if n != 1 else ''} of this profile will be installed." if n
+                   else "Everything of this profile that this Slicer can use is already installed.")
+        last, self._last_result = self._last_result, ("", False)
+        set_sentence(self.import_result, f"{last[0]}\n{summary}" if last[0] else summary, error=last[1])
         self._update_buttons()
 
     def _preview_failed(self, message: str) -> None:
@@ -155,12 +159,13 @@ class ProfilesPanel:
 
     def _installed(self, report: OperationReport) -> None:
         self.progress.finish()
-        lines = [install_summary(len(report.failed), len(report.results), report.restart_required)]
+        lines = [install_summary(len(report.failed), len(report.results), report.restart_required, "installed")]
         lines += [f"{r.name}: {r.message}" for r in report.failed]
-        set_sentence(self.import_result, "\n".join(lines), error=bool(report.failed))
+        self._last_result = ("\n".join(lines), bool(report.failed))
+        set_sentence(self.import_result, self._last_result[0], error=self._last_result[1])
         self.items = []
         self._update_buttons()
-        self.preview()
+        self.preview()  # the list now says what is installed; the result stays above the summary
 
     def _failed(self, message: str) -> None:
         self.progress.finish()

@@ -41,12 +41,13 @@ NAME_ROLE = qt.Qt.UserRole
 
 
 def legend_html() -> str:
-    parts = []
-    for mark, color, text in LEGEND:
+    """The marks and colours of the list, two to a row."""
+    cells = []
+    for mark, color, text in (*LEGEND, (BOOKMARK_MARK, "", BOOKMARK_LEGEND)):
         style = f' style="color:{color}"' if color else ""
-        parts.append(f"<span{style}><b>{html.escape(mark)}</b></span>&nbsp;{html.escape(text)}")
-    parts.append(f"<b>{BOOKMARK_MARK}</b>&nbsp;{html.escape(BOOKMARK_LEGEND)}")
-    return "<br>".join(parts)
+        cells.append(f"<td><span{style}><b>{html.escape(mark)}</b>&nbsp;{html.escape(text)}</span></td>")
+    rows = ["<tr>" + "".join(cells[i:i + 2]) + "</tr>" for i in range(0, len(cells), 2)]
+    return '<table cellspacing="0" cellpadding="1">' + "".join(rows) + "</table>"
 
 
 class RestorePanel:
@@ -64,6 +65,8 @@ class RestorePanel:
         self.list.setAccessibleName("Extensions to restore")
         self.list.setAlternatingRowColors(True)
         self.list.setMinimumHeight(160)
+        self.list.setWordWrap(True)
+        self.list.setHorizontalScrollBarPolicy(qt.Qt.ScrollBarAlwaysOff)
         self.list.itemChanged.connect(lambda *_a: self._update_buttons())
         self.list.currentItemChanged.connect(lambda *_a: self._update_buttons())
         self.legend = label(legend_html(), rich=True)
@@ -86,8 +89,10 @@ class RestorePanel:
                                                "(ExtensionCheckOnStartup/ifCheckInstallWithoutDialog)")
         self.check_on_startup.toggled.connect(lambda on: self._set_option(Option.CHECK_ON_STARTUP, on))
         self.install_without_asking.toggled.connect(lambda on: self._set_option(Option.INSTALL_WITHOUT_ASKING, on))
-        for w in (self.header, self.note, self.list, self.legend):
-            layout.addWidget(w)
+        layout.addWidget(self.header)
+        layout.addWidget(self.note)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.legend)
         layout.addLayout(row(self.select_all_button, self.deselect_all_button, self.remove_button, stretch_at=3))
         layout.addLayout(row(self.install_button, stretch_at=0))
         layout.addWidget(self.progress.widget)
@@ -144,7 +149,7 @@ class RestorePanel:
         self._update_buttons()
 
     def _item(self, candidate: RestoreCandidate, state: str) -> Any:
-        item = qt.QListWidgetItem(f"{candidate_line(candidate)}\n      {state}")
+        item = qt.QListWidgetItem(f"{candidate_line(candidate)}\n   {state}")
         item.setData(NAME_ROLE, candidate.name)
         style = STYLES[candidate_kind(candidate)]
         item.setFlags(flags(qt.Qt.ItemIsEnabled, qt.Qt.ItemIsSelectable,
@@ -217,7 +222,7 @@ class RestorePanel:
             return
         candidate = self.candidate(event.name)
         line = candidate_line(candidate) if candidate is not None else event.name
-        item.setText(f"{line}\n      {progress.items[event.name].text}")
+        item.setText(f"{line}\n   {progress.items[event.name].text}")
 
     def _installed(self, report: OperationReport) -> None:
         self.progress.finish()

@@ -19,7 +19,7 @@ from ..state import Option
 from ..tasks import Task, TaskRunner, TimerFactory
 from .history_sync import LANE as SETTINGS_LANE
 from .history_sync import HistorySync
-from .host import SlicerHost, qt_timer_factory, slicer_context
+from .host import SlicerHost, prepare_binding, qt_timer_factory, slicer_context
 
 __all__ = ["Session", "InstallHandle", "get_session", "reset_session"]
 
@@ -52,6 +52,7 @@ class Session:
 
     def __init__(self, slicer: Any, *, manager: Optional[ExtensionsManager] = None,
                  timer_factory: Optional[TimerFactory] = None):
+        prepare_binding()
         self.host = SlicerHost(slicer)
         self.manager = manager or ExtensionsManager(slicer_context(slicer))
         self.runner = TaskRunner(timer_factory or qt_timer_factory)
@@ -67,6 +68,7 @@ class Session:
         #: The panels' top widgets: deleted at :meth:`close`, which lets go of the Python slots
         #: connected to them (PythonQt keeps those alive for as long as the C++ objects live).
         self.widgets: list[Any] = []
+        self._connections: list[tuple[Any, Callable[[], None]]] = []
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -78,10 +80,14 @@ class Session:
         model = self.host.model()
         if model is not None:
             self.history_sync.connect(model)
-        self.host.on_startup_completed(self.on_startup_completed)
+        self._connect(self.host.app.startupCompleted, self.on_startup_completed)
         about_to_quit = getattr(self.host.app, "aboutToQuit", None)
         if about_to_quit is not None:  # stop the workers and let go of Slicer's signals before Qt goes
-            about_to_quit.connect(self.close)
+            self._connect(about_to_quit, self.close)
+
+    def _connect(self, signal: Any, slot: Callable[[], None]) -> None:
+        signal.connect(slot)
+        self._connections.append((signal, slot))
 
     def on_startup_completed(self) -> None:
         from .startup import StartupCheck
@@ -97,6 +103,12 @@ class Session:
     def close(self) -> None:
         """Slicer quits (or the module is reloaded): cancel what runs, stop the workers, disconnect."""
         self.history_sync.disconnect()
+        connections, self._connections = self._connections, []
+        for signal, slot in connections:
+            try:
+                signal.disconnect(slot)
+            except (RuntimeError, TypeError, ValueError):  # the application is already gone
+                pass
         if self.install is not None and not self.install.finished:
             self.install.cancel()
         self.runner.shutdown()

@@ -33,17 +33,17 @@ class KindStyle:
 
 
 #: The legend under the Restore list, in this order (the colours are readable on light and dark).
+#: (A selectable line's mark is its check box: checked ones are installed by "Install selected".)
 STYLES = {
-    CandidateKind.SELECTABLE: KindStyle("○", "", "can be installed: check it to restore it"),
-    CandidateKind.INSTALLED: KindStyle("✓", "#2e8b3e", "currently installed"),
-    CandidateKind.UNAVAILABLE: KindStyle("⊘", "#8a8a8a",
-                                         "not available for this Slicer: shown, cannot be selected"),
-    CandidateKind.UNKNOWN: KindStyle("?", "#bd8530", "availability unknown: the catalog could not be loaded"),
+    CandidateKind.SELECTABLE: KindStyle("☑", "", "can be installed (checked: will be)"),
+    CandidateKind.INSTALLED: KindStyle("✓", "#2e8b3e", "installed"),
+    CandidateKind.UNAVAILABLE: KindStyle("⊘", "#8a8a8a", "not available for this Slicer (cannot be selected)"),
+    CandidateKind.UNKNOWN: KindStyle("?", "#bd8530", "availability unknown (catalog not loaded)"),
 }
 LEGEND = tuple((STYLES[k].mark, STYLES[k].color, STYLES[k].legend) for k in CandidateKind)
 #: Marks appended after the name.
 BOOKMARK_MARK = "★"
-BOOKMARK_LEGEND = "bookmarked (Extensions/Bookmarked, shared by all Slicer versions)"
+BOOKMARK_LEGEND = "bookmarked"
 
 
 def candidate_kind(candidate: RestoreCandidate) -> CandidateKind:
@@ -57,9 +57,10 @@ def candidate_kind(candidate: RestoreCandidate) -> CandidateKind:
 
 
 def candidate_line(candidate: RestoreCandidate) -> str:
-    """``✓ SlicerIGT ★`` (mark, name, bookmark)."""
-    mark = STYLES[candidate_kind(candidate)].mark
-    return f"{mark} {candidate.name}" + (f" {BOOKMARK_MARK}" if candidate.bookmarked else "")
+    """``✓ SlicerIGT ★`` (mark, name, bookmark); a selectable line has its check box instead of a mark."""
+    kind = candidate_kind(candidate)
+    mark = "" if kind == CandidateKind.SELECTABLE else STYLES[kind].mark + " "
+    return f"{mark}{candidate.name}" + (f" {BOOKMARK_MARK}" if candidate.bookmarked else "")
 
 
 def plan_summary(plan: RestorePlan) -> str:
@@ -82,9 +83,10 @@ def startup_question(count: int) -> str:
     return f"{count} compatible extensions from a previous Slicer installation were found. Install them now?"
 
 
-def install_summary(failed: int, total: int, restart_required: bool) -> str:
+def install_summary(failed: int, total: int, restart_required: bool, verb: str = "restored") -> str:
+    """What an install did, in one sentence (and what to do next)."""
     if not failed:
-        return ("All extensions restored. Restart Slicer to use them." if restart_required
+        return (f"All extensions {verb}. Restart Slicer to use them." if restart_required
                 else "Nothing needed to be installed.")
     return (f"{failed} of {total} extension{'s' if total != 1 else ''} could not be installed; "
             "the reasons are listed above. Try again later, or install them from Slicer's Extensions Manager.")

@@ -32,8 +32,10 @@ class SlicerUpdatesPanel:
         layout = qt.QVBoxLayout(self.widget)
         ctx = session.manager.context
         self.current = label(f"This Slicer: {ctx.slicer_version or ''} revision {ctx.revision} ({ctx.os}/{ctx.arch}).")
-        self.status = label("Not checked yet.")
+        self.status = label("Not checked yet.", style="font-weight: bold;")
         self.status.setObjectName("slicerUpdateStatus")
+        self.explanation = label("The new Slicer is installed beside this one (this one is not changed), and the "
+                                 "extensions of this Slicer are installed for it before its first start.")
         self.builds = qt.QComboBox()
         self.builds.setAccessibleName("Newer Slicer builds")
         self.builds.currentIndexChanged.connect(lambda *_a: self._update_buttons())
@@ -51,6 +53,7 @@ class SlicerUpdatesPanel:
         self.result.setVisible(False)
         layout.addWidget(self.current)
         layout.addWidget(self.status)
+        layout.addWidget(self.explanation)
         layout.addWidget(self.builds)
         layout.addWidget(label("Install into:"))
         layout.addWidget(self.dest)
@@ -76,12 +79,12 @@ class SlicerUpdatesPanel:
         for b in newer:
             self.builds.addItem(f"{b.label}" + (f", {human_size(b.size)}" if b.size else ""))
         if s.builds is None:
-            set_sentence(self.status, f"Slicer updates could not be checked: {s.builds_error}", error=True)
+            set_sentence(self.status, f"Slicer updates could not be checked: {s.builds_error}", error=True, bold=True)
         elif newer:
-            set_sentence(self.status, f"A newer Slicer is available: {newer[0].label}.")
+            set_sentence(self.status, f"A newer Slicer is available: {newer[0].label}.", bold=True)
         else:
             set_sentence(self.status, "This Slicer is up to date: no newer release is available for "
-                                      f"{s.manager.context.os}/{s.manager.context.arch}.")
+                                      f"{s.manager.context.os}/{s.manager.context.arch}.", bold=True)
         self.check_button.setEnabled(True)
         self._update_buttons()
 

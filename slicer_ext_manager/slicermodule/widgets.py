@@ -55,8 +55,9 @@ def row(*widgets: Any, stretch_at: Optional[int] = None) -> Any:
     return layout
 
 
-def set_sentence(widget: Any, text: str, *, error: bool = False) -> None:
-    widget.setStyleSheet(ERROR_STYLE if error else "")
+def set_sentence(widget: Any, text: str, *, error: bool = False, bold: bool = False) -> None:
+    """Show ``text`` (hidden when empty); errors in red."""
+    widget.setStyleSheet((ERROR_STYLE if error else "") + (" font-weight: bold;" if bold else ""))
     widget.setText(text)
     widget.setVisible(bool(text))
 

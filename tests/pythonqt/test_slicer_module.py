@@ -69,9 +69,9 @@ def test_restore_of_two_extensions_with_a_dependency_from_the_real_server(slicer
     restore = widget.panel.restore
     wait_for(lambda: restore.plan is not None, what="the restore plan")
     lines = _plan_lines(restore)
-    assert lines["Tool"] == f"○ Tool\n      was used in the previous version ({OLD})"
-    assert lines["Marked"] == "○ Marked ★\n      bookmarked"
-    assert lines["Gone"].startswith("⊘ Gone\n      not available for this version (not found on the server")
+    assert lines["Tool"] == f"Tool\n   was used in the previous version ({OLD})"
+    assert lines["Marked"] == "Marked ★\n   bookmarked"
+    assert lines["Gone"].startswith("⊘ Gone\n   not available for this version (not found on the server")
     assert restore.checked_names() == ["Tool", "Marked"]  # the plan's preselection
     gone = restore.item_named("Gone")
     assert not (int(gone.flags()) & 16)  # Qt::ItemIsUserCheckable: shown, not selectable
@@ -102,7 +102,7 @@ def test_restore_of_two_extensions_with_a_dependency_from_the_real_server(slicer
     assert any("Installing ToolBase (1/2): downloading" in s for *_x, s in seen)
     assert "All extensions restored. Restart Slicer to use them." in restore.result.text
     lines = _plan_lines(restore)
-    assert lines["Tool"] == "✓ Tool\n      currently installed"  # the list was refreshed
+    assert lines["Tool"] == "✓ Tool\n   currently installed"  # the list was refreshed
     assert restore.checked_names() == ["Marked"]
     assert env.model.update_model_calls >= 1  # Slicer's own manager was told to re-read the folder
     assert set(env.model.installedExtensions) == {"Tool", "ToolBase"}
@@ -201,3 +201,109 @@ def test_slicers_settings_object_and_the_worker_share_the_file(slicer_env):
     assert host.value(f"ExtensionsHistory/Revisions/{REV}") == "Foo"  # current in Slicer's object
     text = open(env.app.slicerUserSettingsFilePath, encoding="utf-8").read()
     assert "Bookmarked=Pending" in text and f"{REV}=Foo" in text
+
+
+def test_the_panel_renders(tmp_path):
+    """The screenshots of docs/screenshots/slicer-module-*.png, rendered here into tmp_path."""
+    import qt
+
+    from .screens import SIZE, render
+
+    paths = render(tmp_path / "shots", tmp_path / "work")
+    assert [p.name for p in paths] == ["slicer-module-restore.png", "slicer-module-profiles.png",
+                                       "slicer-module-updates.png"]
+    for path in paths:
+        image = qt.QImage(str(path))
+        assert (image.width(), image.height()) == SIZE
+        colors = {image.pixel(x, y) for x in range(0, SIZE[0], 7) for y in range(0, SIZE[1], 7)}
+        assert len(colors) > 20, path  # drawn, not blank
+
+
+def test_without_the_catalog_availability_is_unknown_and_entries_can_still_be_forgotten(slicer_env):
+    from slicer_ext_manager.slicermodule.panel import ExtensionsRestorePanel
+
+    env = slicer_env("http://127.0.0.1:9", user_ini=USER_INI)
+    panel = ExtensionsRestorePanel(env.session)
+    restore = panel.restore
+    restore.reload()
+    wait_for(lambda: restore.plan is not None, what="the restore plan")
+    lines = _plan_lines(restore)
+    assert lines["Tool"] == "? Tool\n   availability unknown: the extensions catalog could not be loaded"
+    assert restore.checked_names() == [] and not restore.install_button.enabled
+    assert not restore.note.isHidden() and "127.0.0.1:9" in restore.note.text  # why, in one sentence
+    restore.select_name("Gone")
+    assert restore.remove_button.enabled
+    restore.remove_current()
+    wait_for(lambda: "Gone" not in _plan_lines(restore), what="Gone to be forgotten")
+    assert restore.result.text == "Gone was removed from the history of previous Slicer versions."
+    restore.select_name("Marked")
+    restore.remove_current()
+    wait_for(lambda: "Marked" not in _plan_lines(restore), what="Marked to be forgotten")
+    assert env.manager.history.bookmarks() == [] and env.manager.history.names(OLD) == ["Tool"]
+    assert restore.result.text.endswith("and from the bookmarks.")
+
+
+def test_the_startup_options_are_written_as_slicer_keeps_them(slicer_env):
+    from slicer_ext_manager.slicermodule.panel import ExtensionsRestorePanel
+
+    env = slicer_env()
+    panel = ExtensionsRestorePanel(env.session)
+    restore = panel.restore
+    restore.reload()
+    wait_for(lambda: restore.plan is not None, what="the panel")
+    assert restore.check_on_startup.checked and not restore.install_without_asking.checked
+    restore.install_without_asking.setChecked(True)
+    restore.check_on_startup.setChecked(False)
+    assert not restore.install_without_asking.enabled
+    env.idle()
+    us = qsettings(env.app.slicerUserSettingsFilePath)
+    assert us.value("ExtensionCheckOnStartup/dontCheck", False, type=bool) is True
+    assert us.value("ExtensionCheckOnStartup/ifCheckInstallWithoutDialog", False, type=bool) is True
+
+
+@pytest.mark.girder
+def test_a_profile_is_exported_and_imported_into_another_slicer(slicer_env, girder_server, girder_app,
+                                                               girder_publish, tmp_path):
+    from slicer_ext_manager.slicermodule.panel import ExtensionsRestorePanel
+
+    girder_publish("Tool", app_revision=REV, depends=("ToolBase",))
+    girder_publish("ToolBase", app_revision=REV)
+    girder_publish("Extra", app_revision=REV)
+    first = slicer_env(girder_server.url, girder_app.app_id, user_ini="[Extensions]\nBookmarked=Extra\n")
+    assert first.manager.install(["Tool"]).ok
+    profiles = ExtensionsRestorePanel(first.session).profiles
+    path = tmp_path / "team.json"
+    profiles.export_path.setText(str(path))
+    profiles.export()
+    wait_for(lambda: not profiles.export_result.isHidden(), what="the export")
+    assert profiles.export_result.text == f"Exported 2 extensions and 1 bookmark to {path}."
+
+    second = slicer_env(girder_server.url, girder_app.app_id)  # another Slicer, nothing installed
+    profiles = ExtensionsRestorePanel(second.session).profiles
+    profiles.import_path.setText(str(path))
+    profiles.preview()
+    wait_for(lambda: profiles.items, what="the preview")
+    lines = [str(profiles.preview_list.item(i).text()) for i in range(profiles.preview_list.count)]
+    assert lines == ["○ Tool: will be installed", "○ ToolBase: will be installed"]
+    assert profiles.install_button.text == "Install from profile (2)"
+    profiles.install()
+    wait_for(lambda: not second.session.installing and profiles.items, what="the import")
+    assert set(second.model.installedExtensions) == {"Tool", "ToolBase"}
+    assert profiles.import_result.text == ("All extensions installed. Restart Slicer to use them.\n"
+                                           "Everything of this profile that this Slicer can use is already installed.")
+    assert [str(profiles.preview_list.item(i).text()) for i in range(profiles.preview_list.count)] == [
+        "✓ Tool: already installed", "✓ ToolBase: already installed"]
+
+
+def test_a_damaged_profile_is_one_sentence(slicer_env, tmp_path):
+    from slicer_ext_manager.slicermodule.panel import ExtensionsRestorePanel
+
+    env = slicer_env()
+    profiles = ExtensionsRestorePanel(env.session).profiles
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    profiles.import_path.setText(str(bad))
+    profiles.preview()
+    wait_for(lambda: profiles.import_result.text.startswith("The profile cannot be imported:"), what="the refusal")
+    assert "bad.json" in profiles.import_result.text
+    assert not profiles.install_button.enabled

@@ -55,6 +55,7 @@ class ExtensionsManagerModel(qt.QObject):
         self.slicerRevision, self.slicerOs, self.slicerArch = app.revision, app.os, app.arch
         self.interactive = False
         self.update_model_calls = 0
+        self._catalog = None
 
     # -- queries ----------------------------------------------------------------------------------
 
@@ -147,24 +148,37 @@ class ExtensionsManagerModel(qt.QObject):
                 paths.append(folder)
         settings.setValue("Modules/AdditionalPaths", paths)
 
-    def downloadAndInstallExtensionByName(self, name, installDependencies=True, waitForCompletion=False):
-        """From the server: the catalog entry, its file, the install (Slicer checks no checksum)."""
+    def _server_metadata(self):
+        """``updateExtensionsMetadataFromServer``: the whole catalog of this build, once."""
         import requests
 
-        base = self._server_url.rstrip("/") + "/api/v1"
-        items = requests.get(f"{base}/app/{self.app_id}/extension", timeout=60, params={
-            "extension_name": name, "app_revision": self.slicerRevision, "os": self.slicerOs,
-            "arch": self.slicerArch, "limit": 1}).json()
-        if not items:
+        if self._catalog is None:
+            items = requests.get(f"{self._api()}/app/{self.app_id}/extension", timeout=60, params={
+                "app_revision": self.slicerRevision, "os": self.slicerOs, "arch": self.slicerArch, "limit": 0}).json()
+            self._catalog = {i["meta"]["baseName"]: i for i in items}
+        return self._catalog
+
+    def _api(self):
+        return self._server_url.rstrip("/") + "/api/v1"
+
+    def downloadAndInstallExtensionByName(self, name, installDependencies=True, waitForCompletion=False):
+        """From the server as ``downloadExtensionByName``: the catalog entry, ``/item/{id}/files``,
+        ``/file/{id}/download``, then the install (Slicer checks no checksum)."""
+        import requests
+
+        item = self._server_metadata().get(name)
+        if item is None:
             return False
-        item = items[0]
         if installDependencies:
             for dependency in str(item.get("meta", {}).get("dependency") or "").split():
                 if dependency != "NA" and not self.isExtensionInstalled(dependency):
                     self.downloadAndInstallExtensionByName(dependency, True, waitForCompletion)
+        files = requests.get(f"{self._api()}/item/{item['_id']}/files", timeout=60).json()
+        if len(files) != 1:
+            return False
         with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, item["name"] + ".tar.gz")
-            with requests.get(f"{base}/item/{item['_id']}/download", timeout=60, stream=True) as reply:
+            path = os.path.join(tmp, files[0]["name"])
+            with requests.get(f"{self._api()}/file/{files[0]['_id']}/download", timeout=60, stream=True) as reply:
                 reply.raise_for_status()
                 with open(path, "wb") as fh:
                     for chunk in reply.iter_content(1 << 16):
@@ -218,7 +232,7 @@ class SlicerApp(qt.QObject):
 
     def __init__(self, home, *, revision="33241", os_name="linux", arch="amd64", version=(5, 8),
                  server_url="http://127.0.0.1:9", app_id=APP_ID, testing=False, main_window=True,
-                 user_ini="", revision_ini=""):
+                 user_ini="", revision_ini="", user_settings=None, revision_settings=None, install_path=None):
         super().__init__()
         self.applicationName = "Slicer"
         self.slicerHome = str(home)
@@ -226,11 +240,12 @@ class SlicerApp(qt.QObject):
         self.majorVersion, self.minorVersion = version
         settings_dir = os.path.join(self.slicerHome, "slicer.org")
         os.makedirs(settings_dir, exist_ok=True)
-        self.slicerUserSettingsFilePath = os.path.join(os.path.dirname(self.slicerHome), "config", "slicer.org",
-                                                       "Slicer.ini")
+        self.slicerUserSettingsFilePath = str(user_settings or os.path.join(
+            os.path.dirname(self.slicerHome), "config", "slicer.org", "Slicer.ini"))
         os.makedirs(os.path.dirname(self.slicerUserSettingsFilePath), exist_ok=True)
-        self.slicerRevisionUserSettingsFilePath = os.path.join(settings_dir, f"Slicer-{revision}.ini")
-        self.extensionsInstallPath = os.path.join(settings_dir, f"Extensions-{revision}")
+        self.slicerRevisionUserSettingsFilePath = str(revision_settings or os.path.join(settings_dir,
+                                                                                        f"Slicer-{revision}.ini"))
+        self.extensionsInstallPath = str(install_path or os.path.join(settings_dir, f"Extensions-{revision}"))
         # written before the QSettings objects exist (Qt reads a file when the object is made)
         for path, text in ((self.slicerUserSettingsFilePath, user_ini), (self.slicerRevisionUserSettingsFilePath,
                                                                           revision_ini)):
