@@ -145,6 +145,31 @@ def test_the_package_installs_into_a_profile(packages, make_profile):
     assert manager.history.names(ctx.revision) == ["ExtensionsRestore"]
 
 
+def test_it_installs_from_serve_and_with_install_file(packages, make_profile, tmp_path):
+    """The two other ways in: a folder served by ``serve`` (as any extension) and ``install --file``."""
+    from slicer_ext_manager.cli import main
+    from slicer_ext_manager.conventions import DEFAULT_APP_ID
+    from slicer_ext_manager.localserver.server import PackageServer
+
+    served = tmp_path / "served"
+    served.mkdir()
+    shutil.copy(packages["linux"].path, served)
+    server = PackageServer(served, app_id=DEFAULT_APP_ID).start()
+    try:
+        ctx = make_profile(server.url, DEFAULT_APP_ID)
+        manager = ExtensionsManager(ctx)
+        assert [s.name for s in manager.search("restore")] == ["ExtensionsRestore"]
+        report = manager.install(["ExtensionsRestore"])
+        assert report.ok and report.names(Outcome.INSTALLED) == ["ExtensionsRestore"], report.to_json()
+    finally:
+        server.stop()
+    other = make_profile()
+    code = main(["install", "--file", str(packages["linux"].path), "--settings-dir",
+                 str(other.user_settings_path.parent), "--revision", REV, "--os", "linux", "--arch", "amd64",
+                 "--slicer-version", "5.8"])
+    assert code == 0 and ExtensionsManager(other).registry.names() == ["ExtensionsRestore"]
+
+
 @pytest.mark.skipif(running_in_pythonqt(), reason="a CPython 3.9 subprocess, from the CPython suite")
 def test_the_vendored_copies_and_the_core_import_on_python_3_9(packages, tmp_path):
     """Slicer 5.6/5.8 embed Python 3.9: the module's path set-up, the vendored platformdirs and
