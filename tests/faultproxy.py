@@ -19,7 +19,7 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", 
 @dataclass
 class Fault:
     pattern: str
-    kind: str  # "500" | "malformed" | "drop" | "delay"
+    kind: str  # "500" | "malformed" | "drop" | "delay" | "slow" (each 64 KiB chunk after ``seconds``)
     times: int = 1
     after_bytes: int = 0
     seconds: float = 0.0
@@ -115,18 +115,24 @@ class FaultProxy:
             h.end_headers()
             if h.command == "HEAD":
                 return
-            sent = 0
-            for chunk in upstream.raw.stream(64 * 1024, decode_content=False):
-                if fault and fault.kind == "drop" and sent + len(chunk) >= fault.after_bytes:
-                    h.wfile.write(chunk[: max(0, fault.after_bytes - sent)])
-                    h.wfile.flush()
-                    h.close_connection = True
-                    try:
-                        import socket
+            self._stream(h, upstream, fault)
 
-                        h.connection.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-                    return
-                h.wfile.write(chunk)
-                sent += len(chunk)
+    @staticmethod
+    def _stream(h: BaseHTTPRequestHandler, upstream, fault: Fault | None) -> None:
+        sent = 0
+        for chunk in upstream.raw.stream(64 * 1024, decode_content=False):
+            if fault and fault.kind == "drop" and sent + len(chunk) >= fault.after_bytes:
+                h.wfile.write(chunk[: max(0, fault.after_bytes - sent)])
+                h.wfile.flush()
+                h.close_connection = True
+                try:
+                    import socket
+
+                    h.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
+            if fault and fault.kind == "slow":
+                time.sleep(fault.seconds)
+            h.wfile.write(chunk)
+            sent += len(chunk)

@@ -153,11 +153,21 @@ def _binding_imports(path: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("path", sorted(p for p in PACKAGE.rglob("*.py")
-                                        if p.relative_to(PACKAGE).parts[0] != "ui"),
+                                        if p.relative_to(PACKAGE).parts[0] not in ("ui", "slicermodule")),
                          ids=lambda p: p.relative_to(PACKAGE).as_posix())
 def test_no_core_module_but_the_seam_imports_a_binding(path):
-    """Only ``qtbinding.py`` knows the binding (the dialog in ``ui/`` is PySide6 by design;
-    ``localserver/demo.py`` draws the demo's icons with PySide6 for the standalone app only)."""
+    """Only ``qtbinding.py`` knows the binding (the dialog in ``ui/`` is PySide6 by design, the Slicer
+    module in ``slicermodule/`` PythonQt; ``localserver/demo.py`` draws the demo's icons with PySide6
+    for the standalone app only)."""
     allowed = {"qtbinding.py": {"qt", "PySide6"}, "localserver/demo.py": {"PySide6.QtCore", "PySide6.QtGui"}}
     rel = path.relative_to(PACKAGE).as_posix()
     assert set(_binding_imports(path)) <= allowed.get(rel, set())
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "slicermodule").rglob("*.py")),
+                         ids=lambda p: p.relative_to(PACKAGE).as_posix())
+def test_the_slicer_module_uses_pythonqt_only(path):
+    """The in-Slicer face imports PythonQt's ``qt`` (and ``slicer``), never PySide6; its pure parts none."""
+    pure = {"__init__.py", "package.py", "progress.py", "history_sync.py", "texts.py"}
+    found = set(_binding_imports(path))
+    assert found <= ({"qt"} if path.name not in pure else set()), found

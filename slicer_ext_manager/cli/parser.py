@@ -97,9 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     _extension_commands(add)
     _restore_commands(add)
     _add_gui_arguments(add("gui", ext.cmd_gui, "open the Extensions Manager dialog (Search, Install, Restore, Installed)"))
-    from . import servers, slicer_commands
+    from . import servers, slicer_commands, slicer_extension
 
     slicer_commands.register(add)
+    slicer_extension.register(add)
 
     servers.register(add)
     p = add("releases", ext.cmd_releases, "list the application's releases on the server")

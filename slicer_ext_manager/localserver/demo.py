@@ -517,6 +517,10 @@ def prepare_demo(
     from .server import PackageServer
 
     catalog_dir, generated = generate_catalog(workdir)
+    from ..slicermodule.package import add_to_demo_catalog  # the Extensions Restore Slicer extension, too
+
+    add_to_demo_catalog(catalog_dir, revision=CURRENT_REVISION, os_name=DEMO_OS, arch=DEMO_ARCH,
+                        slicer_version=SLICER_VERSION)
     server = PackageServer(catalog_dir, host=host, port=port, app_id=DEFAULT_APP_ID).start()
     root: Path | None = None
     try:
