@@ -122,7 +122,10 @@ class _Lane:
 class TaskRunner:
     """Runs tasks on worker threads; delivers their events and results on the GUI thread."""
 
-    def __init__(self, timer_factory: TimerFactory, *, interval_ms: int = 40):
+    def __init__(self, timer_factory: TimerFactory, *, interval_ms: int = 40,
+                 after_task: Optional[Callable[[Task], None]] = None):
+        """``after_task(task)``: called on the GUI thread after each task's own callbacks."""
+        self._after_task = after_task
         # The timer calls back through a weak reference: the runner owns the timer, never the reverse.
         this = weakref.ref(self)
 
@@ -233,6 +236,9 @@ class TaskRunner:
         on_done = task.on_done
         if on_done is not None:
             self._call(lambda _value: on_done(), None, task)
+        after = self._after_task
+        if after is not None:
+            self._call(lambda _value: after(task), None, task)
 
     @staticmethod
     def _call(callback: Optional[Callback], value: Any, task: Task) -> None:

@@ -162,3 +162,19 @@ def test_the_runner_is_not_kept_alive_by_its_timer():
 def test_error_sentence_keeps_the_cores_sentences():
     assert error_sentence(InstallError("X is not installed, so it cannot be uninstalled.")) == \
         "X is not installed, so it cannot be uninstalled."
+
+
+def test_after_task_runs_on_the_polling_thread_after_each_task():
+    gui = threading.get_ident()
+    seen = []
+    order = []
+    r = TaskRunner(lambda interval, callback: ManualTimer(interval, callback),
+                   after_task=lambda task: seen.append((task.name, threading.get_ident(), list(order))))
+    try:
+        r.submit(lambda _t: 1, name="one", on_done=lambda: order.append("one done"))
+        r.submit(lambda _t: (_ for _ in ()).throw(InstallError("boom")), name="two", on_error=lambda _m: None)
+        assert r.wait_idle(30)
+    finally:
+        r.shutdown(wait=5)
+    assert [(n, t) for n, t, _ in seen] == [("one", gui), ("two", gui)]
+    assert seen[0][2] == ["one done"]  # after the task's own callbacks

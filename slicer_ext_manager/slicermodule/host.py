@@ -122,6 +122,14 @@ class SlicerHost:
         """Slicer restarts with the arguments it was started with (``slicer.util.restart``)."""
         self.slicer.util.restart()
 
+    def refresh_settings(self) -> None:
+        """Slicer's own settings objects pick up what workers saved (Qt merges its unsaved values)."""
+        for name in ("userSettings", "revisionUserSettings"):
+            getter = getattr(self.app, name, None)
+            settings = getter() if callable(getter) else None
+            if settings is not None:
+                settings.sync()
+
     def refresh_model(self) -> None:
         """Make Slicer's Extensions Manager see what the core installed (``updateModel()`` reads
         every ``<Name>.s4ext`` of the install folder again)."""

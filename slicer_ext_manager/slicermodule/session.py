@@ -55,7 +55,10 @@ class Session:
         prepare_binding()
         self.host = SlicerHost(slicer)
         self.manager = manager or ExtensionsManager(slicer_context(slicer))
-        self.runner = TaskRunner(timer_factory or qt_timer_factory)
+        # Workers write the settings files through their own QSettings objects (saved by rename):
+        # Slicer's long-lived objects re-read them after each task, so its view never goes stale.
+        self.runner = TaskRunner(timer_factory or qt_timer_factory,
+                                 after_task=lambda _task: self.host.refresh_settings())
         self.history_sync = HistorySync(self.manager, self.runner, on_error=self.report_error)
         self.install: Optional[InstallHandle] = None
         #: Called (GUI thread) after an install or history change, so every panel reloads.
