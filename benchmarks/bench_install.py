@@ -241,6 +241,19 @@ def profile_once(profile: common.SlicerProfile, names: list[str]) -> str:
     return out.getvalue()
 
 
+def run_whatif_nodelay(root: Path, names: list[str], reps: int) -> tuple[list[float], list[float]]:
+    """What-ifs: the local server with TCP_NODELAY, then also no fsync (in-process)."""
+    with common.LocalServer(root / "packages", nodelay=True) as server:
+        profile = common.make_profile(root / "profile-nodelay", server.url, server.app_id)
+        run_inprocess(profile, names)
+        nodelay, nodelay_nofsync = [], []
+        for _ in range(reps):
+            nodelay.append(run_inprocess(profile, names))
+            with no_fsync():
+                nodelay_nofsync.append(run_inprocess(profile, names))
+    return nodelay, nodelay_nofsync
+
+
 # ------------------------------------------------------------------------------------------------
 
 
@@ -278,14 +291,7 @@ def run(args) -> int:
             timer = PhaseTimer()
             breakdown_total = run_inprocess(profile, names, timer)
             profile_text = profile_once(profile, names) if args.profile else ""
-        with common.LocalServer(root / "packages", nodelay=True) as server:
-            profile = common.make_profile(root / "profile-nodelay", server.url, server.app_id)
-            run_inprocess(profile, names)
-            nodelay, nodelay_nofsync = [], []
-            for _ in range(reps):
-                nodelay.append(run_inprocess(profile, names))
-                with no_fsync():
-                    nodelay_nofsync.append(run_inprocess(profile, names))
+        nodelay, nodelay_nofsync = run_whatif_nodelay(root, names, reps)
 
     m_ours = common.median(ours)
     m_base = common.median(base) if base else None
