@@ -1,8 +1,18 @@
 #!/usr/bin/env python3
-"""Benchmark 6 — cold start of the dialog.
+"""Benchmark 6 — cold start: the headless commands and the dialog.
 
 Setup: a Slicer profile whose catalog (300 entries; quick: 30) is in Slicer's metadata
-cache, fresh, so no request is needed.
+cache, fresh, so no request is needed; 10 extensions installed; an extensions history of
+50 names over older revisions (quick: 10).
+
+Headless (issue #19): a fresh process running ``slicer-ext-manager --json list`` and
+``slicer-ext-manager --json restore --check``, timed from spawn to exit (median of 20;
+quick: 3), against ``python -c pass`` of the same interpreter in the same run. Targets:
+``list`` ≤ 0.12 s, ``restore --check`` ≤ 0.15 s. The package's byte-code is compiled first
+(``compileall``), as ``pip install`` does for every user: this machine sets
+``PYTHONDONTWRITEBYTECODE``, under which an editable checkout would compile every module
+from source on every start. Each child also reports which heavy modules it loaded (a Qt
+binding, ``requests``): none is the design.
 
 Measured: a fresh process running ``slicer-ext-manager gui --tab search`` (through
 ``cli.main``, offscreen), timed by this script from spawn to two markers the child prints:
@@ -15,7 +25,7 @@ would).
 Baseline, same run: a bare PySide6 process that shows an empty ``QDialog`` with a label
 (the floor of any PySide6 window), timed the same way. Target: dialog shown < 1.0 s.
 
-Usage: ``python benchmarks/bench_cold_start.py [--quick] [--reps N] [--entries N]``
+Usage: ``python benchmarks/bench_cold_start.py [--quick] [--reps N] [--cli-reps N] [--entries N]``
 """
 
 from __future__ import annotations
@@ -105,27 +115,89 @@ def time_markers(cmd: list[str], timeout: float = 60) -> dict[str, float]:
     return marks
 
 
+HEAVY = ("PySide6", "PythonQt", "requests", "urllib3")
+
+
+def child_cli(cli_args: list[str]) -> int:
+    """Child: the real CLI, then which heavy modules it loaded (on stderr)."""
+    from slicer_ext_manager import cli
+
+    code = cli.main(cli_args)
+    sys.stderr.write("LOADED " + ",".join(m for m in HEAVY if m in sys.modules) + "\n")
+    return code
+
+
+def compile_package() -> None:
+    import compileall
+
+    import slicer_ext_manager
+
+    compileall.compile_dir(str(Path(slicer_ext_manager.__file__).parent), quiet=1)
+
+
+def install_some(profile: common.SlicerProfile, count: int) -> None:
+    """``count`` installed extensions (a folder and its ``.s4ext`` each), as the registry reads them."""
+    for i in range(count):
+        (profile.install_path / f"Installed{i:02d}" / "lib").mkdir(parents=True, exist_ok=True)
+        (profile.install_path / f"Installed{i:02d}.s4ext").write_text(
+            f"name Installed{i:02d}\nscmrevision abc{i}\ndepends NA\n", encoding="utf-8")
+
+
+def cli_figures(report: Report, profile: common.SlicerProfile, reps: int) -> None:
+    this = str(Path(__file__).resolve())
+    commands = {"list": ["--json", "list"], "restore_check": ["--json", "restore", "--check"]}
+    pass_cmd = [sys.executable, "-c", "pass"]
+    loaded: dict[str, str] = {}
+    times: dict[str, list[float]] = {name: [] for name in [*commands, "pass"]}
+    for name, argv in commands.items():  # warm-up (page cache), and what each loads
+        _, proc = common.run_timed([sys.executable, this, "--child-cli", *profile.cli_args(), *argv])
+        loaded[name] = proc.stderr.rsplit("LOADED ", 1)[-1].strip() or "none"
+    for _ in range(reps):
+        times["pass"].append(common.run_timed(pass_cmd)[0])
+        for name, argv in commands.items():
+            times[name].append(common.run_timed(common.cli_command() + profile.cli_args() + argv)[0])
+    base = common.median(times["pass"])
+    report.add("cli.pass", "baseline: python -c pass", base, "s", note=f"median of {reps}")
+    for name, target in (("list", 0.12), ("restore_check", 0.15)):
+        label = "slicer-ext-manager --json " + " ".join(commands[name][1:])
+        value = common.median(times[name])
+        report.add(f"cli.{name}", f"{label}, cold process, fresh cache", value, "s", target=("<=", target),
+                   note=f"median of {reps}; {value / base:.1f}× python -c pass; heavy modules loaded: {loaded[name]}")
+
+
+def gui_figures(gui_cmd: list[str], bare_cmd: list[str], reps: int) -> tuple[list[dict], list[dict]]:
+    time_markers(gui_cmd)  # warm-up: page cache filled; not counted
+    time_markers(bare_cmd)
+    gui, bare = [], []
+    for _ in range(reps):
+        gui.append(time_markers(gui_cmd))
+        bare.append(time_markers(bare_cmd))
+    return gui, bare
+
+
 def run(args) -> int:
-    report = Report("cold_start", "Cold start of the dialog", args.quick)
+    report = Report("cold_start", "Cold start: headless commands and the dialog", args.quick)
     reps = args.reps or (1 if args.quick else 5)
     entries = args.entries or (30 if args.quick else 300)
-    why = common.ui_available()
-    if why:
-        report.add("shown", "process start → dialog shown (not run: no UI)", None, "s", target=("<", 1.0))
-        report.note(f"slicer_ext_manager.ui is not importable: {why}")
-        return report.finish()
     this = str(Path(__file__).resolve())
+    compile_package()
     with common.workdir(args, "cold-start") as root:
-        profile = common.make_profile(root / "profile", "http://127.0.0.1:9", "5f4474d0e1d8c75dfc705482")
-        common.write_catalog_cache(profile, common.synthetic_catalog(entries, root / "template"))
+        items = common.synthetic_catalog(entries, root / "template")
+        names = [item["meta"]["baseName"] for item in items[: 10 if args.quick else 50]]
+        history = {rev: names[i::len(common.OLD_REVISIONS)] for i, rev in enumerate(common.OLD_REVISIONS)}
+        profile = common.make_profile(root / "profile", "http://127.0.0.1:9", "5f4474d0e1d8c75dfc705482",
+                                      history=history)
+        install_some(profile, 10)
+        common.write_catalog_cache(profile, items)
+        cli_figures(report, profile, args.cli_reps or (3 if args.quick else 20))
+        why = common.ui_available()
+        if why:
+            report.add("shown", "process start → dialog shown (not run: no UI)", None, "s", target=("<", 1.0))
+            report.note(f"slicer_ext_manager.ui is not importable: {why}")
+            return report.finish()
         gui_cmd = [sys.executable, this, "--child-gui", *profile.cli_args()]
         bare_cmd = [sys.executable, this, "--child-bare"]
-        time_markers(gui_cmd)  # warm-up: byte-code compiled, page cache filled; not counted
-        time_markers(bare_cmd)
-        gui, bare = [], []
-        for _ in range(reps):
-            gui.append(time_markers(gui_cmd))
-            bare.append(time_markers(bare_cmd))
+        gui, bare = gui_figures(gui_cmd, bare_cmd, reps)
     shown = [m["shown"] for m in gui]
     catalog = [m.get("catalog") for m in gui if m.get("catalog") is not None]
     bare_shown = [m["shown"] for m in bare]
@@ -145,9 +217,12 @@ def main(argv: list[str] | None = None) -> int:
         return child_gui(argv[1:])
     if argv[:1] == ["--child-bare"]:
         return child_bare()
+    if argv[:1] == ["--child-cli"]:
+        return child_cli(argv[1:])
 
     def extra(parser):
         parser.add_argument("--reps", type=int, help="cold starts measured (default 5, quick 1)")
+        parser.add_argument("--cli-reps", type=int, help="cold starts of each headless command (default 20, quick 3)")
         parser.add_argument("--entries", type=int, help="cached catalog entries (default 300, quick 30)")
 
     return run(common.bench_args(__doc__.splitlines()[1], argv, extra))

@@ -9,7 +9,7 @@ Measured, each repetition from an empty install folder and a cold metadata cache
 * **ours**: ``slicer-ext-manager install Ext00 … Ext09`` as one process (the headline;
   includes interpreter start-up and the catalog request). The core downloads the next
   package on a background thread while the current one is verified, extracted and
-  committed (``manager.Prefetcher``);
+  committed (``installs.Prefetcher``);
 * **baseline**: for each package in turn, ``curl -o`` of the same ``/file/{id}/download``
   URL then ``tar -xzf`` (system tools, sequential);
 * **breakdown**: ``ExtensionsManager.install`` in-process with timers wrapped from outside
@@ -156,19 +156,19 @@ def instrument(timer: PhaseTimer) -> None:
 @contextlib.contextmanager
 def no_prefetch():
     """What-if: the core's prefetch disabled (each package downloaded when its job starts)."""
-    from slicer_ext_manager import manager
+    from slicer_ext_manager import installs
 
-    original = manager.Prefetcher
+    original = installs.Prefetcher
 
     class NoAhead(original):  # type: ignore[misc, valid-type]
         def start(self, meta, *, ahead=True):
             return None if ahead else super().start(meta, ahead=False)
 
-    manager.Prefetcher = NoAhead
+    installs.Prefetcher = NoAhead
     try:
         yield
     finally:
-        manager.Prefetcher = original
+        installs.Prefetcher = original
 
 
 @contextlib.contextmanager

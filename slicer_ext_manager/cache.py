@@ -20,7 +20,6 @@ revision, os and arch), so a cache never answers for another build.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import os
@@ -106,6 +105,8 @@ class CatalogKey:
     def file_name(self, profile: str) -> str:
         """Our cache file for this key and one profile (caches stay per profile, as Slicer's do)."""
         identity = json.dumps({"profile": profile, **self.to_json()}, sort_keys=True)
+        import hashlib
+
         digest = hashlib.sha256(identity.encode()).hexdigest()[:20]
         return f"catalog-{self.revision}-{self.os}-{self.arch}-{digest}.json"
 

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from .cache import CatalogKey, MetadataCache, utc_now
 from .errors import HTTPStatusError, MalformedResponseError, ServerError, ServerUnreachableError, UnknownExtensionError
-from .metadata import ExtensionMetadata
+from .metadata import ExtensionMetadata, iter_unique_newest
 from .network import ServerOptions
-from .server import SlicerPackagesClient, iter_unique_newest
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .server import SlicerPackagesClient
 
 # -- search ------------------------------------------------------------------------------------------
 
@@ -129,16 +131,36 @@ def _with_note(exc: ServerError, note: str) -> ServerError:
 
 
 class CatalogService:
-    """Fetches and caches the catalog for one context."""
+    """Fetches and caches the catalog for one context.
 
-    def __init__(self, context: Any, client: SlicerPackagesClient, cache: MetadataCache | None = None):
+    ``client``: the server client, or a function making it when a request is first needed
+    (with ``options`` giving the server URL and app id, a fresh cache is read without making
+    one: no ``requests`` import for a command that needs no request).
+    """
+
+    def __init__(self, context: Any, client: SlicerPackagesClient | Callable[[], SlicerPackagesClient],
+                 cache: MetadataCache | None = None, *, options: ServerOptions | None = None):
         self.context = context
-        self.client = client
+        self._client = None if callable(client) else client
+        self._connect = client if callable(client) else None
+        self._options = options
         self.cache = cache or MetadataCache(context)
         self._catalog: Catalog | None = None
 
     @property
+    def client(self) -> SlicerPackagesClient:
+        if self._client is None:
+            assert self._connect is not None
+            self._client = self._connect()
+        return self._client
+
+    @property
     def key(self) -> CatalogKey:
+        options = self._options
+        if self._client is None and options is not None and options.url and options.app_id and not options.app_name:
+            # What the client will say once made (it strips the URL the same way).
+            return CatalogKey(options.url.strip().rstrip("/"), options.app_id, self.context.revision,
+                              self.context.os, self.context.arch)
         return CatalogKey(self.client.server_url, self.client.app_id, self.context.revision,
                           self.context.os, self.context.arch)
 

@@ -18,7 +18,6 @@ Standard library only, no I/O: importing it costs nothing.
 
 from __future__ import annotations
 
-import platform
 import re
 import sys
 from dataclasses import dataclass
@@ -68,6 +67,8 @@ def current_os() -> str:
 
 def current_arch() -> str:
     """Slicer's name for the running architecture: ``amd64``, ``arm64`` or ``i386``."""
+    import platform  # here: ~3 ms of start-up that only a default architecture needs
+
     machine = platform.machine().lower()
     if machine in ("arm64", "aarch64"):
         return "arm64"

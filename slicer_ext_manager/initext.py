@@ -77,7 +77,8 @@ def _line_end(text: str, start: int) -> tuple[int, int, int]:
                 return i, equals, newlines  # ';' after content: the line ends, a comment follows
             newlines += ch != ";"
         elif ch == "=":
-            equals = i - start if equals < 0 else equals
+            if not in_quotes and equals < 0:  # Qt's first '=' outside double quotes
+                equals = i - start
         else:
             in_quotes = not in_quotes
         i += 1

@@ -45,6 +45,7 @@ from .recovery import (
     discard_transaction,
     installed_settings,
     read_journal,
+    recovery_needed,
     rmtree,
     settings_snapshot,
     uninstalled_settings,
@@ -179,10 +180,9 @@ class Installer:
     def recover_pending(self) -> list[str]:
         """:meth:`recover` if something is left to recover and no other program (or thread) is
         changing the folder now; never waits. For commands that only read the folder."""
-        folder = self.install_path
         settings = (self.context.revision_settings, self.context.user_settings)
         notes = [f"Removed {p.name}, left by an interrupted save." for s in settings for p in s.remove_leftovers()]
-        if not folder.is_dir() or not (self.staging_root.exists() or _has_leftovers(folder)):
+        if not recovery_needed(self.context, settings=False):
             return notes
         lock = self.lock(timeout_ms=0)
         try:
@@ -463,16 +463,3 @@ class Installer:
         except OSError as exc:
             raise _file_error(name, "enabled" if enabled else "disabled", exc, self.install_path) from exc
         return True
-
-
-def _has_leftovers(folder: Path) -> bool:
-    """Temporary files an interrupted write left in the install folder (cheap: one listing)."""
-    from .recovery import _TEMP_RE
-
-    try:
-        if any(_TEMP_RE.match(name) for name in os.listdir(folder)):
-            return True
-        updates = folder / UPDATES_DIR
-        return updates.is_dir() and any(_TEMP_RE.match(n) or n.endswith(".part") for n in os.listdir(updates))
-    except OSError:
-        return False

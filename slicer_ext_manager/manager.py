@@ -24,23 +24,25 @@ from .conventions import (
     UPDATES_AVAILABLE_KEY,
     is_extension_name,
 )
-from .dependencies import InstallPlan, resolve
-from .download import DownloadResult
 from .errors import ContextError, ExtensionManagerError, ServerError
 from .history import ExtensionsHistory
-from .installer import Installer
-from .installs import JobFactory, Prefetcher, discard_partial_downloads, skipped_installed
 from .metadata import ExtensionMetadata
 from .network import ServerOptions
-from .profiles import ExtensionsProfile, ImportItem, ImportStatus, export_profile, plan_import
-from .queue import InstallQueue, Job, JobResult, Listener, Outcome
 from .registry import ExtensionRegistry
 from .report import OperationReport
 from .restore import RestorePlan, StartupCheckResult, names_needing_catalog, plan_restore
-from .server import SlicerPackagesClient, make_client
 from .state import ExtensionState, InstalledRecord, LoadedSet, Option, Options, ProfileState, build_profile_state
 
+# Installing, downloading and the server client (``requests``) are imported when first used:
+# the read-only commands (``list``, ``restore --check``…) start without them.
 if TYPE_CHECKING:  # pragma: no cover
+    from .dependencies import InstallPlan
+    from .download import DownloadResult
+    from .installer import Installer
+    from .installs import JobFactory
+    from .profiles import ExtensionsProfile, ImportItem
+    from .queue import InstallQueue, Job, JobResult, Listener
+    from .server import SlicerPackagesClient
     from .slicer_updates import SlicerUpdater
 
 __all__ = ["ExtensionsManager", "OperationReport", "ServerOptions", "validate_server_url"]
@@ -67,7 +69,7 @@ class ExtensionsManager:
         self._recovering = False
         self.history = ExtensionsHistory(context.user_settings)
         self.cache = MetadataCache(context)
-        self.jobs = JobFactory(self)
+        self._jobs: JobFactory | None = None
         self._client = client
         self._catalog_service: CatalogService | None = None
         self._installer: Installer | None = None
@@ -83,6 +85,8 @@ class ExtensionsManager:
     def client(self) -> SlicerPackagesClient:
         """The server client; an ``app_name`` is resolved to an id on first use."""
         if self._client is None:
+            from .server import make_client
+
             options = self.options_for_server()
             client = make_client(options)
             if self.context.app_name:
@@ -94,7 +98,9 @@ class ExtensionsManager:
     @property
     def catalog_service(self) -> CatalogService:
         if self._catalog_service is None:
-            self._catalog_service = CatalogService(self.context, self.client, self.cache)
+            # The client is made when a request is needed (a fresh cache needs none).
+            connect = self._client if self._client is not None else (lambda: self.client)
+            self._catalog_service = CatalogService(self.context, connect, self.cache, options=self.options_for_server())
         return self._catalog_service
 
     def catalog(self, *, refresh: bool = False, offline_ok: bool = True,
@@ -184,13 +190,26 @@ class ExtensionsManager:
     def installer(self) -> Installer:
         """The transactions on this context's install folder."""
         if self._installer is None:
+            from .installer import Installer
+
             self._installer = Installer(self.context)
         return self._installer
+
+    @property
+    def jobs(self) -> JobFactory:
+        """The jobs of the install queue (``installs.py``)."""
+        if self._jobs is None:
+            from .installs import JobFactory
+
+            self._jobs = JobFactory(self)
+        return self._jobs
 
     def _recover_pending(self) -> None:
         """Before the install folder is read: finish or undo what an interrupted run left
         there (never waits for, nor touches, a change another program is making now)."""
-        if self._recovering:
+        from .recovery import recovery_needed
+
+        if self._recovering or not recovery_needed(self.context):
             return
         self._recovering = True
         try:
@@ -207,6 +226,8 @@ class ExtensionsManager:
         missing = [n for n in names if catalog.get(n) is None and not self.registry.is_installed(n)]
         if missing and catalog.from_cache and not catalog.offline_reason:
             catalog = self.catalog(refresh=True)  # the cache may predate these extensions
+        from .dependencies import resolve
+
         return resolve(names, catalog.extensions, self.registry.is_installed, with_dependencies=with_dependencies)
 
     def download(self, meta: ExtensionMetadata, folder: Path, cancel: Callable[[], bool],
@@ -223,6 +244,8 @@ class ExtensionsManager:
 
     def discard_partial_downloads(self, names: list[str]) -> list[str]:
         """Delete the partial downloads resumable jobs kept for ``names`` (the names that had one)."""
+        from .installs import discard_partial_downloads
+
         with self.installer.lock():
             return discard_partial_downloads(self, names)
 
@@ -230,6 +253,9 @@ class ExtensionsManager:
                  queue: InstallQueue | None = None) -> list[JobResult]:
         """Run jobs sequentially with the install folder locked; interrupted transactions of an
         earlier run are recovered first. ``listener`` gets every event, also with a ``queue``."""
+        from .installs import Prefetcher
+        from .queue import InstallQueue
+
         queue = queue if queue is not None else InstallQueue()
         if listener is not None:
             queue.add_listener(listener)
@@ -251,6 +277,9 @@ class ExtensionsManager:
     def install(self, names: list[str], *, with_dependencies: bool = True,
                 listener: Listener | None = None, queue: InstallQueue | None = None) -> OperationReport:
         """Install ``names`` (and their dependencies) from the server."""
+        from .installs import skipped_installed
+        from .queue import JobResult, Outcome
+
         plan = self.plan_install(names, with_dependencies=with_dependencies)
         results = [skipped_installed(n) for n in plan.already_installed]
         results += [JobResult(n, Outcome.FAILED, f"The server has no extension named {n} for Slicer revision "
@@ -265,6 +294,8 @@ class ExtensionsManager:
                   with_dependencies: bool = True) -> tuple[list[Job], list[JobResult]]:
         """Jobs for archives on disk (each preceded by server jobs for its missing
         dependencies), and a failed result for each archive that cannot be used."""
+        from .queue import JobResult, Outcome
+
         jobs: list[Job] = []
         failures: list[JobResult] = []
         for path in paths:
@@ -289,6 +320,8 @@ class ExtensionsManager:
 
     def uninstall(self, names: list[str], *, schedule: bool = False) -> OperationReport:
         """Uninstall now, or (``schedule``) at Slicer's next start as Slicer does for loaded extensions."""
+        from .queue import JobResult, Outcome
+
         installer = self.installer
         installer.check_prerequisites()
         self.loaded_set()
@@ -329,6 +362,8 @@ class ExtensionsManager:
         """Update ``names`` (default: every extension with an update) now, or download
         them into ``.updates/`` for the next start (``schedule``); ``resumable`` as for
         :meth:`install_jobs` (updates applied now)."""
+        from .queue import JobResult, Outcome
+
         updates = {s.name: s.server_metadata for s in self.available_updates(refresh=True) if s.server_metadata}
         results: list[JobResult] = []
         jobs = []
@@ -439,17 +474,23 @@ class ExtensionsManager:
     # -- profiles -----------------------------------------------------------------------------------
 
     def export_profile(self, path: Path) -> ExtensionsProfile:
+        from .profiles import export_profile
+
         profile = export_profile(self.registry, self.history.bookmarks())
         profile.save(path)
         return profile
 
     def plan_profile_import(self, path: Path) -> tuple[ExtensionsProfile, list[ImportItem]]:
+        from .profiles import ExtensionsProfile, plan_import
+
         profile = ExtensionsProfile.load(path)
         catalog = self.catalog().extensions
         installed = {e.name: e.revision for e in self.registry.installed()}
         return profile, plan_import(profile, catalog, installed)
 
     def import_profile(self, path: Path, *, listener: Listener | None = None) -> tuple[list[ImportItem], OperationReport]:
+        from .profiles import ImportStatus
+
         _, items = self.plan_profile_import(path)
         names = [i.name for i in items if not i.installed and i.status in (ImportStatus.INSTALL,
                                                                            ImportStatus.DIFFERENT_REVISION)]

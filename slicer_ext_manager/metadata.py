@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
+
+from .conventions import invalid_name_sentence, is_extension_name
+
+_log = logging.getLogger(__name__)
 
 #: Top-level server keys Slicer drops (``serverKeysToIgnore``), in Slicer's order.
 SERVER_KEYS_TO_IGNORE = (
@@ -358,3 +363,23 @@ class ExtensionMetadata:
         for key in ("extensionname", "loaded", "bookmarked"):
             data.pop(key, None)
         return data
+
+
+def iter_unique_newest(items: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """Key items by ``meta.baseName``; for duplicates keep the newest ``created``
+    (ties broken by ``_id`` so the choice is deterministic). An item whose name is not
+    an extension name (a path, a pattern) is dropped: names become file names."""
+    chosen: dict[str, Mapping[str, Any]] = {}
+    for item in items:
+        meta = item.get("meta") or {}
+        name = meta.get("baseName") if isinstance(meta, Mapping) else None
+        if not name:
+            continue
+        if not is_extension_name(name):
+            _log.warning("Ignored a server item: %s", invalid_name_sentence(name, "the catalog"))
+            continue
+        current = chosen.get(name)
+        key = (str(item.get("created") or ""), str(item.get("_id") or ""))
+        if current is None or key > (str(current.get("created") or ""), str(current.get("_id") or "")):
+            chosen[name] = item
+    return chosen

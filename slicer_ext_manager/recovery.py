@@ -57,6 +57,28 @@ JOURNAL = "transaction.json"
 _TEMP_RE = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$|^\.slicer-ext-manager-probe-")
 
 
+
+def _has_leftovers(folder: Path) -> bool:
+    """Temporary files an interrupted write left in the install folder (cheap: one listing)."""
+    try:
+        if any(_TEMP_RE.match(name) for name in os.listdir(folder)):
+            return True
+        updates = folder / UPDATES_DIR
+        return updates.is_dir() and any(_TEMP_RE.match(n) or n.endswith(".part") for n in os.listdir(updates))
+    except OSError:
+        return False
+
+
+def recovery_needed(context: AppContext, *, settings: bool = True) -> bool:
+    """Whether an interrupted run left something to finish or undo: temporary copies beside the
+    settings files (``settings``), staging or half-written files in the install folder. A few
+    listings, so that a command that only reads never loads the installer for nothing."""
+    if settings and any(s.has_leftovers() for s in (context.revision_settings, context.user_settings)):
+        return True
+    folder = Path(context.install_path)
+    return folder.is_dir() and ((folder / STAGING_DIR).exists() or _has_leftovers(folder))
+
+
 _THREAD_LOCKS: dict[str, threading.Lock] = {}
 _THREAD_LOCKS_GUARD = threading.Lock()
 

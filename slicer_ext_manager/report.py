@@ -4,10 +4,11 @@ the result every face shows."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from .dependencies import InstallPlan
-from .queue import JobResult, Outcome
+if TYPE_CHECKING:  # pragma: no cover
+    from .dependencies import InstallPlan
+    from .queue import JobResult, Outcome
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class OperationReport:
         return [r.name for r in self.results if r.outcome in outcomes]
 
     def to_json(self) -> dict[str, object]:
+        from .queue import Outcome  # (the queue is not needed by the read-only commands)
+
         return {
             "installed": self.names(Outcome.INSTALLED, Outcome.UPDATED),
             "updated": self.names(Outcome.UPDATED),

@@ -9,11 +9,13 @@ the server once per extension.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 from .conventions import revision_sort_key
 from .metadata import ExtensionMetadata
-from .report import OperationReport
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .report import OperationReport
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,10 @@ import json
 import logging
 import time
 import urllib.parse
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 import requests
 
-from .conventions import invalid_name_sentence, is_extension_name
 from .download import Downloader, DownloadResult
 from .errors import (
     HTTPStatusError,
@@ -28,6 +27,7 @@ from .errors import (
     UnknownAppError,
     UnknownExtensionError,
 )
+from .metadata import iter_unique_newest
 from .network import (
     CREDENTIAL_HEADERS,
     DEFAULT_TIMEOUT,
@@ -35,9 +35,9 @@ from .network import (
     LimitExceeded,
     ServerOptions,
     Transfer,
-    make_session,
     same_origin,
 )
+from .sessions import make_session
 
 log = logging.getLogger(__name__)
 
@@ -372,23 +372,3 @@ class SlicerPackagesClient:
     def download_file(self, file_id: str, destination: Any, **kwargs: Any) -> DownloadResult:
         """``GET /file/{file_id}/download`` to ``destination`` (see :meth:`Downloader.download_file`)."""
         return self.downloads.download_file(file_id, destination, **kwargs)
-
-
-def iter_unique_newest(items: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
-    """Key items by ``meta.baseName``; for duplicates keep the newest ``created``
-    (ties broken by ``_id`` so the choice is deterministic). An item whose name is not
-    an extension name (a path, a pattern) is dropped: names become file names."""
-    chosen: dict[str, Mapping[str, Any]] = {}
-    for item in items:
-        meta = item.get("meta") or {}
-        name = meta.get("baseName") if isinstance(meta, Mapping) else None
-        if not name:
-            continue
-        if not is_extension_name(name):
-            log.warning("Ignored a server item: %s", invalid_name_sentence(name, "the catalog"))
-            continue
-        current = chosen.get(name)
-        key = (str(item.get("created") or ""), str(item.get("_id") or ""))
-        if current is None or key > (str(current.get("created") or ""), str(current.get("_id") or "")):
-            chosen[name] = item
-    return chosen

@@ -34,6 +34,7 @@ from . import qtbinding
 from .errors import SettingsError
 from .fileutil import PROBE_PREFIX, fsync_folder, os_error_text, remove_dead_probes, why_not_writable
 from .inieditor import SettingsEditor, SettingsReader
+from .iniread import IniSnapshot, parse_ini
 from .initext import FileProblem, qt5_escape_ini_text, read_settings_bytes, text_problem
 from .qtbinding import LockError, SettingsStatus
 
@@ -121,6 +122,12 @@ def _problem_of(raw: bytes) -> str | None:
     return text_problem(raw)
 
 
+@functools.lru_cache(maxsize=16)
+def _parsed(raw: bytes) -> dict[str, tuple[str, Any]]:
+    # Shared read-only: IniSnapshot copies the lists and maps it returns.
+    return parse_ini(raw)
+
+
 class SettingsFile:
     """One Slicer INI file, addressed by path.
 
@@ -172,9 +179,13 @@ class SettingsFile:
         )
 
     def read(self) -> SettingsReader:
-        """A reader over the file as it is now (a fresh ``QSettings``)."""
+        """A reader over the file as it is now: the host's settings object inside Slicer,
+        else the file's bytes parsed as Qt parses them (``iniread.py``, no Qt binding loaded;
+        a value only Qt decodes is read by a fresh ``QSettings``)."""
         if self.host_settings is None:
-            self.checked_bytes()
+            raw = self.checked_bytes()
+            path = str(self.path)
+            return SettingsReader(IniSnapshot(_parsed(raw or b""), lambda: qtbinding.open_ini(path)), self.path)
         qs = self._open()
         if qtbinding.status(qs) == SettingsStatus.FORMAT_ERROR:
             raise self._invalid("Qt cannot parse it", False)

@@ -8,18 +8,21 @@ among such texts alphabetically, so a choice stays deterministic.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Tuple, Union
+from typing import TYPE_CHECKING, Iterable, Tuple, Union
 
-from packaging.version import InvalidVersion, Version
+if TYPE_CHECKING:  # pragma: no cover
+    from packaging.version import Version
 
 _LEADING_VERSION = re.compile(r"^\d+(?:\.\d+)*")
 
-VersionKey = Tuple[int, Union[Version, str]]
+VersionKey = Tuple[int, Union["Version", str]]
 
 
 def version_key(text: str) -> VersionKey:
     """Sort key: real versions by ``packaging.version``; a ``-date`` or other suffix
     after the numbers is ignored (``5.13.0-2026-08-21`` sorts as ``5.13.0``)."""
+    from packaging.version import InvalidVersion, Version  # when first compared (start-up)
+
     try:
         return (1, Version(text))
     except InvalidVersion:
