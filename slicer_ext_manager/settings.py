@@ -179,13 +179,15 @@ class SettingsFile:
         )
 
     def read(self) -> SettingsReader:
-        """A reader over the file as it is now: the host's settings object inside Slicer,
-        else the file's bytes parsed as Qt parses them (``iniread.py``, no Qt binding loaded;
-        a value only Qt decodes is read by a fresh ``QSettings``)."""
+        """A reader over the file as it is now. Outside Slicer: the file's bytes parsed as Qt
+        parses them (``iniread.py``: no Qt binding loaded; a value only Qt decodes is read by a
+        fresh ``QSettings``). Inside Slicer: the host's settings object, or a fresh ``QSettings``,
+        which also sees values Slicer has set in this process but not saved yet."""
         if self.host_settings is None:
             raw = self.checked_bytes()
-            path = str(self.path)
-            return SettingsReader(IniSnapshot(_parsed(raw or b""), lambda: qtbinding.open_ini(path)), self.path)
+            if not qtbinding.running_in_pythonqt():
+                path = str(self.path)
+                return SettingsReader(IniSnapshot(_parsed(raw or b""), lambda: qtbinding.open_ini(path)), self.path)
         qs = self._open()
         if qtbinding.status(qs) == SettingsStatus.FORMAT_ERROR:
             raise self._invalid("Qt cannot parse it", False)

@@ -245,3 +245,13 @@ def test_read_only_commands_load_no_qt_binding(tmp_path: Path, command: list[str
     assert proc.returncode == 0, proc.stderr
     loaded = json.loads(proc.stderr.rsplit("LOADED ", 1)[1])
     assert loaded == [], f"{command} loaded {loaded}"
+
+
+@pytest.mark.skipif(not qtbinding.running_in_pythonqt(), reason="inside Slicer only (the PythonQt lane)")
+def test_inside_slicer_reads_see_what_slicer_set_but_did_not_save(tmp_path: Path) -> None:
+    path = tmp_path / "Slicer.ini"
+    path.write_text("[Extensions]\nBookmarked=A\n", encoding="utf-8")
+    slicer_own = qtbinding.open_ini(str(path))  # Slicer's settings object, changed in memory only
+    qtbinding.write_value(slicer_own, "Extensions/Bookmarked", ["A", "B"])
+    assert path.read_bytes() == b"[Extensions]\nBookmarked=A\n"  # not saved yet
+    assert SettingsFile(path).string_list("Extensions/Bookmarked") == ["A", "B"]
