@@ -22,7 +22,9 @@ def build_parser():
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    from .parser import parse_args
+
+    args = parse_args(list(sys.argv[1:] if argv is None else argv))
     return run_command(args.func, args)
 
 

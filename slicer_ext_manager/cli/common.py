@@ -5,11 +5,12 @@ helpers, and the error handling every command gets (one sentence on stderr)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from ..conventions import ARCH_NAMES, OS_NAMES
 
@@ -24,8 +25,28 @@ PROG = "slicer-ext-manager"
 Command = Callable[[argparse.Namespace], int]
 
 
+class ProbeFailed(Exception):
+    """Internal: a parse by a partial parser failed (the whole parser parses again)."""
+
+
+_probing = False
+
+
+@contextlib.contextmanager
+def probing() -> Iterator[None]:
+    """While a partial parser parses: an error raises :class:`ProbeFailed` instead of exiting."""
+    global _probing
+    _probing = True
+    try:
+        yield
+    finally:
+        _probing = False
+
+
 class CliParser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse prints usage and exits 2
+        if _probing:
+            raise ProbeFailed(message)
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
