@@ -43,6 +43,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -140,17 +141,17 @@ def instrument(timer: PhaseTimer) -> None:
     from slicer_ext_manager import archive, download, installer, installs, server
     from slicer_ext_manager.catalog import CatalogService
 
-    timer.wrap(server.SlicerPackagesClient, "download_file", "download (network + write)")
+    timer.wrap(download.Downloader, "download_file", "download (network + write)")
     timer.replace(download, "hashlib", _TimedHashlib(timer))
     timer.wrap(os, "fsync", "fsync")
-    timer.wrap(server.SlicerPackagesClient, "package_file", "metadata request (item files)")
+    timer.wrap(download.Downloader, "package_file", "metadata request (item files)")
     timer.wrap(CatalogService, "fetch", "catalog request")
     timer.wrap(installs._Slot, "wait", "waiting for the download")
     timer.wrap(archive, "inspect_package", "inspect")
     timer.wrap(archive, "extract_package", "extract")
     timer.wrap(archive, "extract_verified", "inspect + extract (one pass)")
     timer.wrap(installer.Installer, "commit", "commit (move, .s4ext, settings)")
-    timer.wrap(installer, "_rmtree", "staging rmtree")
+    timer.wrap(installer, "discard_transaction", "staging rmtree")
 
 
 @contextlib.contextmanager
@@ -257,6 +258,125 @@ def run_whatif_nodelay(root: Path, names: list[str], reps: int) -> tuple[list[fl
 # ------------------------------------------------------------------------------------------------
 
 
+@dataclass
+class Setup:
+    """One server's side of the benchmark: the profile, the download URLs the client hits, sizes."""
+
+    tag: str
+    profile: common.SlicerProfile
+    urls: list[str]
+    names: list[str]
+    reps: int
+    total_mb: float
+    have_curl: bool
+    root: Path
+
+
+def measure(setup: Setup) -> dict[str, Any]:
+    """CLI and baseline alternating, in-process, prefetch disabled; then one instrumented run."""
+    profile, names = setup.profile, setup.names
+    run_cli(profile, names)  # warm-up (byte-code, page cache, server caches); not counted
+    runs: dict[str, Any] = defaultdict(list)
+    for rep in range(setup.reps):
+        # Alternate the order so neither side always runs first after the sync.
+        if rep % 2 == 0:
+            runs["ours"].append(run_cli(profile, names))
+        if setup.have_curl:
+            runs["base"].append(run_baseline(setup.root / f"baseline-{setup.tag}", setup.urls))
+        if rep % 2 == 1:
+            runs["ours"].append(run_cli(profile, names))
+        if setup.have_curl:
+            runs["ratios"].append(runs["ours"][-1] / runs["base"][-1])
+        runs["inproc"].append(run_inprocess(profile, names))
+        with no_prefetch():
+            runs["sequential"].append(run_inprocess(profile, names))
+    timer = PhaseTimer()
+    runs["breakdown_total"] = run_inprocess(profile, names, timer)
+    runs["timer"] = timer
+    return runs
+
+
+def report_runs(report: Report, setup: Setup, runs: dict[str, Any], targets: tuple[float, float]) -> None:
+    """The figures of one :func:`measure` (keys prefixed with the server's tag, if any)."""
+    key = (setup.tag + ".") if setup.tag != "local" else ""
+    label = f"{setup.tag}: "
+    reps, count = setup.reps, len(setup.names)
+    size = setup.total_mb / count
+    m_ours = common.median(runs["ours"])
+    m_base = common.median(runs["base"]) if runs["base"] else None
+    report.add(f"{key}ours_cli", f"{label}ours: slicer-ext-manager install, {count} × {size:g} MB (process)",
+               m_ours, "s", note=f"median of {reps}; {setup.total_mb / m_ours:.0f} MB/s")
+    if m_base:
+        report.add(f"{key}baseline", f"{label}baseline: curl + tar -xzf, sequential, same URLs", m_base, "s",
+                   note=f"median of {reps}; {setup.total_mb / m_base:.0f} MB/s")
+        per_run = "per run: " + ", ".join(f"{r:.2f}" for r in runs["ratios"])
+        ratio = common.median(runs["ratios"])
+        report.add(f"{key}ratio", f"{label}ratio ours (CLI) / baseline, median of per-run ratios", ratio, "x",
+                   target=("<=", targets[0]), note=per_run)
+        report.add(f"{key}ratio_stretch", f"{label}same ratio vs the stretch target", ratio, "x",
+                   target=("<=", targets[1]))
+    else:
+        report.add(f"{key}baseline", f"{label}baseline: curl + tar (not run: curl or tar not found)", None, "s")
+        report.add(f"{key}ratio", f"{label}ratio ours / baseline", None, "x", target=("<=", targets[0]))
+    m_inproc = common.median(runs["inproc"])
+    report.add(f"{key}ours_inprocess", f"{label}ours: ExtensionsManager.install in-process", m_inproc, "s",
+               note=f"median of {reps}")
+    report.ratio(f"{key}ratio_inprocess", f"{label}in-process: ratio / baseline", m_inproc, m_base,
+                 target=("<=", targets[0]))
+    report.add(f"{key}whatif_noprefetch", f"{label}what-if: prefetch disabled (in-process)",
+               common.median(runs["sequential"]), "s", note="benchmark-side patch")
+    report_breakdown(report, key, label, runs["timer"], runs["breakdown_total"])
+
+
+def report_breakdown(report: Report, key: str, label: str, timer: PhaseTimer, total: float) -> None:
+    main_total = sum(v for (group, _), v in timer.totals.items() if group == "main")
+    phases = dict(timer.totals)
+    phases[("main", "other (plan, lock, settings reads, queue)")] = total - main_total
+    for (group, phase), seconds in sorted(phases.items(), key=lambda kv: (kv[0][0] != "main", -kv[1])):
+        share = f"{100 * seconds / total:.0f} % of the {total:.2f} s wall"
+        report.add(f"{key}phase.{group}.{phase.split(' ')[0]}", f"  {label}breakdown [{group} thread]: {phase}",
+                   seconds, "s", note=share)
+
+
+def publish_to_girder(admin: Any, root: Path, names: list[str], size: int) -> tuple[str, list[str]]:
+    """Publish the packages to the real server; (app id, the ``/file/{id}/download`` URLs)."""
+    from tests.girder.fixtures import publish_extension
+
+    app = admin.create_app("Slicer", description="benchmark")
+    urls = []
+    for name in names:
+        item = publish_extension(admin, app["_id"], root / "girder-packages", name, app_revision=common.REVISION,
+                                 payload_size=size)
+        files = admin.list_item_files(item["_id"])
+        urls.append(f"{admin.api_url.rstrip('/')}/file/{files[0]['_id']}/download")
+    return app["_id"], urls
+
+
+def run_girder(args: Any, report: Report, root: Path, names: list[str], size: int, reps: int,
+               have_curl: bool) -> None:
+    """The headline: the same install against the real Slicer Package Manager server."""
+    if args.no_girder or common.girder_venv_python() is None:
+        why = "--no-girder" if args.no_girder else "no Girder venv ($SLICER_EXT_MANAGER_GIRDER_VENV)"
+        report.add("girder.ratio", f"girder: ratio ours (CLI) / baseline (not run: {why})", None, "x",
+                   target=("<=", GIRDER_TARGETS[0]))
+        return
+    with common.start_girder(root / "girder") as (server, admin):
+        start = time.perf_counter()
+        app_id, urls = publish_to_girder(admin, root, names, size)
+        report.note(f"published {len(names)} packages to Girder in {time.perf_counter() - start:.1f} s")
+        profile = common.make_profile(root / "girder-profile", server.url, app_id)
+        setup = Setup("girder", profile, urls, names, reps, len(names) * size / MB, have_curl, root)
+        report_runs(report, setup, measure(setup), GIRDER_TARGETS)
+        if args.profile:
+            print(profile_once(profile, names))
+
+
+#: Issue #19: against the real server, ≤ 1.00 × curl + tar (stretch ≤ 0.80).
+GIRDER_TARGETS = (1.00, 0.80)
+#: The local ``serve`` figures keep the targets they had (issue #13).
+LOCAL_TARGETS = (1.10, 0.85)
+
+
 def run(args) -> int:
     report = Report("install", "Install throughput", args.quick)
     count = args.count or (3 if args.quick else 10)
@@ -266,68 +386,28 @@ def run(args) -> int:
     have_curl = shutil.which("curl") is not None and shutil.which("tar") is not None
     if not have_curl and not args.quick:
         raise SystemExit("bench_install: the baseline needs curl and tar on PATH (only --quick skips it)")
-    total_mb = count * size / MB
+    if not have_curl:
+        report.note("curl or tar is missing on this machine: the baseline was skipped.")
     with common.workdir(args, "install") as root:
+        run_girder(args, report, root, names, size, reps, have_curl)
+        if args.girder_only:
+            return report.finish()
         common.build_packages(root / "packages", names, payload_size=size)
         with common.LocalServer(root / "packages") as server:
             profile = common.make_profile(root / "profile", server.url, server.app_id)
-            urls = [server.file_url(n) for n in names]
-            run_cli(profile, names)  # warm-up (byte-code, page cache); not counted
-            ours, base, inproc, sequential, ratios = [], [], [], [], []
-            for rep in range(reps):
-                # Alternate the order so neither side always runs first after the sync.
-                first_ours = rep % 2 == 0
-                if first_ours:
-                    ours.append(run_cli(profile, names))
-                if have_curl:
-                    base.append(run_baseline(root / "baseline", urls))
-                if not first_ours:
-                    ours.append(run_cli(profile, names))
-                if have_curl:
-                    ratios.append(ours[-1] / base[-1])
-                inproc.append(run_inprocess(profile, names))
-                with no_prefetch():
-                    sequential.append(run_inprocess(profile, names))
-            timer = PhaseTimer()
-            breakdown_total = run_inprocess(profile, names, timer)
+            setup = Setup("local", profile, [server.file_url(n) for n in names], names, reps, count * size / MB,
+                          have_curl, root)
+            runs = measure(setup)
             profile_text = profile_once(profile, names) if args.profile else ""
+        report_runs(report, setup, runs, LOCAL_TARGETS)
         nodelay, nodelay_nofsync = run_whatif_nodelay(root, names, reps)
-
-    m_ours = common.median(ours)
-    m_base = common.median(base) if base else None
-    report.add("ours_cli", f"ours: slicer-ext-manager install, {count} × {size / MB:g} MB (process)", m_ours, "s",
-               note=f"median of {reps}; {total_mb / m_ours:.0f} MB/s")
-    if have_curl:
-        report.add("baseline", "baseline: curl + tar -xzf, sequential", m_base, "s",
-                   note=f"median of {reps}; {total_mb / m_base:.0f} MB/s")
-        per_run = "per run: " + ", ".join(f"{r:.2f}" for r in ratios)
-        report.add("ratio", "ratio ours (CLI) / baseline, median of per-run ratios", common.median(ratios), "x",
-                   target=("<=", 1.10), note=per_run)
-        report.add("ratio_stretch", "same ratio vs the stretch target", common.median(ratios), "x",
-                   target=("<=", 0.85))
-    else:
-        report.add("baseline", "baseline: curl + tar (not run: curl or tar not found)", None, "s")
-        report.add("ratio", "ratio ours / baseline", None, "x", target=("<=", 1.10))
-        report.note("curl or tar is missing on this machine: the baseline was skipped.")
-    report.add("ours_inprocess", "ours: ExtensionsManager.install in-process", common.median(inproc), "s",
-               note=f"median of {reps}")
-    report.ratio("ratio_inprocess", "in-process: ratio / baseline", common.median(inproc), m_base)
-    report.add("whatif_noprefetch", "what-if: prefetch disabled (in-process)", common.median(sequential), "s",
-               note="benchmark-side patch")
-    main_total = sum(v for (group, _), v in timer.totals.items() if group == "main")
-    phases = dict(timer.totals)
-    phases[("main", "other (plan, lock, settings reads, queue)")] = breakdown_total - main_total
-    for (group, phase), seconds in sorted(phases.items(), key=lambda kv: (kv[0][0] != "main", -kv[1])):
-        share = f"{100 * seconds / breakdown_total:.0f} % of the {breakdown_total:.2f} s wall"
-        report.add(f"phase.{group}.{phase.split(' ')[0]}", f"  breakdown [{group} thread]: {phase}", seconds, "s",
-                   note=share)
-    report.add("whatif_nodelay", "what-if: server with TCP_NODELAY (in-process)", common.median(nodelay), "s",
-               note="benchmark-side patch")
-    report.ratio("ratio_whatif_nodelay", "what-if TCP_NODELAY: ratio / baseline", common.median(nodelay), m_base)
-    report.add("whatif_nodelay_nofsync", "what-if: + no fsync of the downloaded archive (in-process)",
+    m_base = common.median(runs["base"]) if runs["base"] else None
+    report.add("whatif_nodelay", "local: what-if: server with TCP_NODELAY (in-process)", common.median(nodelay), "s",
+               note="benchmark-side patch (the shipped server has it since issue #13)")
+    report.ratio("ratio_whatif_nodelay", "local: what-if TCP_NODELAY: ratio / baseline", common.median(nodelay),
+                 m_base)
+    report.add("whatif_nodelay_nofsync", "local: what-if: + no fsync at all in the client (in-process)",
                common.median(nodelay_nofsync), "s", note="benchmark-side patch")
-    report.ratio("ratio_whatif_nofsync", "what-if TCP_NODELAY + no fsync: ratio / baseline", common.median(nodelay_nofsync), m_base,
-                 target=("<=", 0.85))
     if profile_text:
         print(profile_text)
     return report.finish()
@@ -339,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--count", type=int, help="number of packages (default 10, quick 3)")
         parser.add_argument("--size-mb", type=float, help="payload per package in MB (default 20, quick 1)")
         parser.add_argument("--profile", action="store_true", help="print a cProfile of one in-process install")
+        parser.add_argument("--no-girder", action="store_true", help="skip the real-server part")
+        parser.add_argument("--girder-only", action="store_true", help="only the real-server part")
 
     return run(common.bench_args(__doc__.splitlines()[1], argv, extra))
 
