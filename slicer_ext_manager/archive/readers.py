@@ -29,6 +29,7 @@ from .limits import (
     CHUNK_SIZE,
     MAX_LINK_TARGET,
     TAR_HEADER_ALLOWANCE,
+    TAR_READ_SIZE,
     TAR_STREAM_ALLOWANCE,
     TAR_WINDOW,
     ZIP_MAX_MEMBER_RATIO,
@@ -255,7 +256,7 @@ def _check_end(source: TarSource, tf: tarfile.TarFile) -> None:
 def _tar_members(archive: Path, source: TarSource, validator: Validator) -> Generator[Member, None, None]:
     """Stream the tar once, validating each entry before it is yielded."""
     try:
-        tf = tarfile.open(fileobj=source, mode="r|", bufsize=tarfile.RECORDSIZE)  # type: ignore[call-overload]
+        tf = tarfile.open(fileobj=source, mode="r|", bufsize=TAR_READ_SIZE)  # type: ignore[call-overload]
     except READ_ERRORS as exc:
         raise ReadFailure(exc) from exc
     with tf:
