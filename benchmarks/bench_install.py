@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """Benchmark 2 — install throughput.
 
-Setup: 10 extension packages of 20 MB of incompressible content each (quick: 3 × 1 MB)
-served by the local package server in its own process.
+Setup: 10 extension packages of 20 MB of incompressible content each (quick: 3 × 1 MB),
+published to the **real Slicer Package Manager server** (``tests/girder``: Girder + the
+plugin, the headline; "not run" without its virtualenv) and served by the local package
+server (``serve``), each in its own process. Both servers get the same measurements.
 
 Measured, each repetition from an empty install folder and a cold metadata cache:
 
-* **ours**: ``slicer-ext-manager install Ext00 … Ext09`` as one process (the headline;
-  includes interpreter start-up and the catalog request). The core downloads the next
-  package on a background thread while the current one is verified, extracted and
-  committed (``manager.Prefetcher``);
+* **ours**: ``slicer-ext-manager install Ext00 … Ext09`` as one process (includes
+  interpreter start-up and the catalog request). The core downloads the next packages on
+  background threads (at most ``installs.DOWNLOADS_AT_ONCE`` at once) while the current
+  one is verified, extracted and committed (``installs.Prefetcher``);
 * **baseline**: for each package in turn, ``curl -o`` of the same ``/file/{id}/download``
   URL then ``tar -xzf`` (system tools, sequential);
 * **breakdown**: ``ExtensionsManager.install`` in-process with timers wrapped from outside
@@ -17,15 +19,16 @@ Measured, each repetition from an empty install folder and a cold metadata cache
   extract in one pass, commit = move + ``.s4ext`` + settings, catalog request) and the background
   threads (download = network + write, sha512, fsync, metadata request; staging cleanup);
 * **what-ifs** (patches applied by this script, never shipped): prefetch disabled (what
-  the prefetch buys), the local server with ``TCP_NODELAY``, and then also no ``fsync`` of
-  the downloaded archive.
+  the prefetch buys), one download at a time one package ahead (the prefetch before issue
+  #19), the local server with ``TCP_NODELAY``, and then also no ``fsync`` at all.
 
-Ratios ours / baseline per repetition; the median is compared with the targets
-(≤ 1.10; stretch ≤ 0.85). ``os.sync()`` runs before each timed run (not counted) so dirty
+Ratios ours / baseline per repetition; the median is compared with the targets (real
+server, issue #19: ≤ 1.00, stretch ≤ 0.80; local server: ≤ 1.10, stretch ≤ 0.85). ``os.sync()`` runs before each timed run (not counted) so dirty
 pages of one run do not slow the next. ``--profile`` adds a cProfile of one in-process run
 (main thread only).
 
-Usage: ``python benchmarks/bench_install.py [--quick] [--reps N] [--count N] [--size-mb N] [--profile]``
+Usage: ``python benchmarks/bench_install.py [--quick] [--reps N] [--count N] [--size-mb N] [--profile]
+[--no-girder | --girder-only]``
 """
 
 from __future__ import annotations
@@ -138,7 +141,7 @@ class _TimedHashlib:
 
 def instrument(timer: PhaseTimer) -> None:
     """Wrap the core calls of an install (see the module docstring)."""
-    from slicer_ext_manager import archive, download, installer, installs, server
+    from slicer_ext_manager import archive, download, installer, installs
     from slicer_ext_manager.catalog import CatalogService
 
     timer.wrap(download.Downloader, "download_file", "download (network + write)")
@@ -170,6 +173,20 @@ def no_prefetch():
         yield
     finally:
         manager.Prefetcher = original
+
+
+@contextlib.contextmanager
+def downloads_at_once(count: int):
+    """What-if: the prefetcher's bound on concurrent downloads (1 = one package ahead on
+    one thread, the behaviour before issue #19)."""
+    from slicer_ext_manager import installs
+
+    original = installs.Prefetcher.downloads_at_once
+    installs.Prefetcher.downloads_at_once = count
+    try:
+        yield
+    finally:
+        installs.Prefetcher.downloads_at_once = original
 
 
 @contextlib.contextmanager
@@ -290,6 +307,8 @@ def measure(setup: Setup) -> dict[str, Any]:
         runs["inproc"].append(run_inprocess(profile, names))
         with no_prefetch():
             runs["sequential"].append(run_inprocess(profile, names))
+        with downloads_at_once(1):
+            runs["one_at_a_time"].append(run_inprocess(profile, names))
     timer = PhaseTimer()
     runs["breakdown_total"] = run_inprocess(profile, names, timer)
     runs["timer"] = timer
@@ -325,6 +344,8 @@ def report_runs(report: Report, setup: Setup, runs: dict[str, Any], targets: tup
                  target=("<=", targets[0]))
     report.add(f"{key}whatif_noprefetch", f"{label}what-if: prefetch disabled (in-process)",
                common.median(runs["sequential"]), "s", note="benchmark-side patch")
+    report.add(f"{key}whatif_one_download", f"{label}what-if: one download at a time, one ahead (in-process)",
+               common.median(runs["one_at_a_time"]), "s", note="the prefetch before issue #19; benchmark-side patch")
     report_breakdown(report, key, label, runs["timer"], runs["breakdown_total"])
 
 
