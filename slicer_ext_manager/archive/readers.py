@@ -11,7 +11,6 @@ import bz2
 import contextlib
 import copy
 import functools
-import gzip
 import io
 import lzma
 import os
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Callable, Generator, Iterator
 
 from ..errors import ArchiveError, UnsafeArchiveError
+from .gzipstream import GzipStream
 from .limits import (
     CHUNK_SIZE,
     MAX_LINK_TARGET,
@@ -113,7 +113,7 @@ class TarSource:
         self.path = path
         self._raw = open(path, "rb")
         try:
-            self._fh: io.BufferedIOBase = _decompressor(self._raw, compression)
+            self._fh: io.BufferedIOBase | GzipStream = _decompressor(self._raw, compression)
         except BaseException:
             self._raw.close()
             raise
@@ -177,9 +177,9 @@ class TarSource:
             self._raw.close()
 
 
-def _decompressor(raw: io.BufferedReader, compression: str | None) -> io.BufferedIOBase:
+def _decompressor(raw: io.BufferedReader, compression: str | None) -> io.BufferedIOBase | GzipStream:
     if compression == "gz":
-        return gzip.GzipFile(fileobj=raw, mode="rb")
+        return GzipStream(raw)
     if compression == "bz2":
         return bz2.BZ2File(raw, mode="rb")
     if compression == "xz":
