@@ -272,6 +272,23 @@ def run_whatif_nodelay(root: Path, names: list[str], reps: int) -> tuple[list[fl
     return nodelay, nodelay_nofsync
 
 
+#: What-if: a server one round trip of this many seconds away (each lookup and download waits it).
+LATENCY = 0.1
+
+
+def run_whatif_latency(root: Path, names: list[str], reps: int) -> tuple[list[float], list[float]]:
+    """What-if: the local server LATENCY away; one download at a time (before #19) vs now (in-process)."""
+    with common.LocalServer(root / "packages", latency=LATENCY) as server:
+        profile = common.make_profile(root / "profile-latency", server.url, server.app_id)
+        run_inprocess(profile, names)
+        before, now = [], []
+        for _ in range(reps):
+            with downloads_at_once(1):
+                before.append(run_inprocess(profile, names))
+            now.append(run_inprocess(profile, names))
+    return before, now
+
+
 # ------------------------------------------------------------------------------------------------
 
 
@@ -422,6 +439,7 @@ def run(args) -> int:
             profile_text = profile_once(profile, names) if args.profile else ""
         report_runs(report, setup, runs, LOCAL_TARGETS)
         nodelay, nodelay_nofsync = run_whatif_nodelay(root, names, reps)
+        far_before, far_now = run_whatif_latency(root, names, reps)
     m_base = common.median(runs["base"]) if runs["base"] else None
     report.add("whatif_nodelay", "local: what-if: server with TCP_NODELAY (in-process)", common.median(nodelay), "s",
                note="benchmark-side patch (the shipped server has it since issue #13)")
@@ -429,9 +447,22 @@ def run(args) -> int:
                  m_base)
     report.add("whatif_nodelay_nofsync", "local: what-if: + no fsync at all in the client (in-process)",
                common.median(nodelay_nofsync), "s", note="benchmark-side patch")
+    ms = f"{LATENCY * 1000:.0f} ms"
+    report.add("whatif_far_before", f"local, {ms} per request: one download at a time, one ahead (in-process)",
+               common.median(far_before), "s", note="the prefetch before issue #19; benchmark-side latency")
+    report.add("whatif_far_now", f"local, {ms} per request: downloads overlapping (in-process)",
+               common.median(far_now), "s", note=f"at most {installs_bound()} at once")
+    report.ratio("ratio_far", f"local, {ms} per request: now / before", common.median(far_now),
+                 common.median(far_before))
     if profile_text:
         print(profile_text)
     return report.finish()
+
+
+def installs_bound() -> int:
+    from slicer_ext_manager import installs
+
+    return installs.Prefetcher.downloads_at_once
 
 
 def main(argv: list[str] | None = None) -> int:
