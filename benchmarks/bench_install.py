@@ -181,7 +181,7 @@ def downloads_at_once(count: int):
     one thread, the behaviour before issue #19)."""
     from slicer_ext_manager import installs
 
-    original = installs.Prefetcher.downloads_at_once
+    original = getattr(installs.Prefetcher, "downloads_at_once", 1)  # (1 before issue #19)
     installs.Prefetcher.downloads_at_once = count
     try:
         yield
@@ -462,7 +462,7 @@ def run(args) -> int:
 def installs_bound() -> int:
     from slicer_ext_manager import installs
 
-    return installs.Prefetcher.downloads_at_once
+    return getattr(installs.Prefetcher, "downloads_at_once", 1)
 
 
 def main(argv: list[str] | None = None) -> int:
