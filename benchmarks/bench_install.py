@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """Benchmark 2 — install throughput.
 
-Setup: 10 extension packages of 20 MB of incompressible content each (quick: 3 × 1 MB)
-served by the local package server in its own process.
+Setup: 10 extension packages of 20 MB of incompressible content each (quick: 3 × 1 MB),
+published to the **real Slicer Package Manager server** (``tests/girder``: Girder + the
+plugin, the headline; "not run" without its virtualenv) and served by the local package
+server (``serve``), each in its own process. Both servers get the same measurements.
 
 Measured, each repetition from an empty install folder and a cold metadata cache:
 
-* **ours**: ``slicer-ext-manager install Ext00 … Ext09`` as one process (the headline;
-  includes interpreter start-up and the catalog request). The core downloads the next
-  package on a background thread while the current one is verified, extracted and
-  committed (``installs.Prefetcher``);
+* **ours**: ``slicer-ext-manager install Ext00 … Ext09`` as one process (includes
+  interpreter start-up and the catalog request). The core downloads the next packages on
+  background threads (at most ``installs.DOWNLOADS_AT_ONCE`` at once) while the current
+  one is verified, extracted and committed (``installs.Prefetcher``);
 * **baseline**: for each package in turn, ``curl -o`` of the same ``/file/{id}/download``
   URL then ``tar -xzf`` (system tools, sequential);
 * **breakdown**: ``ExtensionsManager.install`` in-process with timers wrapped from outside
@@ -17,15 +19,16 @@ Measured, each repetition from an empty install folder and a cold metadata cache
   extract in one pass, commit = move + ``.s4ext`` + settings, catalog request) and the background
   threads (download = network + write, sha512, fsync, metadata request; staging cleanup);
 * **what-ifs** (patches applied by this script, never shipped): prefetch disabled (what
-  the prefetch buys), the local server with ``TCP_NODELAY``, and then also no ``fsync`` of
-  the downloaded archive.
+  the prefetch buys), one download at a time one package ahead (the prefetch before issue
+  #19), the local server with ``TCP_NODELAY``, and then also no ``fsync`` at all.
 
-Ratios ours / baseline per repetition; the median is compared with the targets
-(≤ 1.10; stretch ≤ 0.85). ``os.sync()`` runs before each timed run (not counted) so dirty
+Ratios ours / baseline per repetition; the median is compared with the targets (real
+server, issue #19: ≤ 1.00, stretch ≤ 0.80; local server: ≤ 1.10, stretch ≤ 0.85). ``os.sync()`` runs before each timed run (not counted) so dirty
 pages of one run do not slow the next. ``--profile`` adds a cProfile of one in-process run
 (main thread only).
 
-Usage: ``python benchmarks/bench_install.py [--quick] [--reps N] [--count N] [--size-mb N] [--profile]``
+Usage: ``python benchmarks/bench_install.py [--quick] [--reps N] [--count N] [--size-mb N] [--profile]
+[--no-girder | --girder-only]``
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -137,20 +141,20 @@ class _TimedHashlib:
 
 def instrument(timer: PhaseTimer) -> None:
     """Wrap the core calls of an install (see the module docstring)."""
-    from slicer_ext_manager import archive, download, installer, installs, server
+    from slicer_ext_manager import archive, download, installer, installs
     from slicer_ext_manager.catalog import CatalogService
 
-    timer.wrap(server.SlicerPackagesClient, "download_file", "download (network + write)")
+    timer.wrap(download.Downloader, "download_file", "download (network + write)")
     timer.replace(download, "hashlib", _TimedHashlib(timer))
     timer.wrap(os, "fsync", "fsync")
-    timer.wrap(server.SlicerPackagesClient, "package_file", "metadata request (item files)")
+    timer.wrap(download.Downloader, "package_file", "metadata request (item files)")
     timer.wrap(CatalogService, "fetch", "catalog request")
     timer.wrap(installs._Slot, "wait", "waiting for the download")
     timer.wrap(archive, "inspect_package", "inspect")
     timer.wrap(archive, "extract_package", "extract")
     timer.wrap(archive, "extract_verified", "inspect + extract (one pass)")
     timer.wrap(installer.Installer, "commit", "commit (move, .s4ext, settings)")
-    timer.wrap(installer, "_rmtree", "staging rmtree")
+    timer.wrap(installer, "discard_transaction", "staging rmtree")
 
 
 @contextlib.contextmanager
@@ -169,6 +173,20 @@ def no_prefetch():
         yield
     finally:
         installs.Prefetcher = original
+
+
+@contextlib.contextmanager
+def downloads_at_once(count: int):
+    """What-if: the prefetcher's bound on concurrent downloads (1 = one package ahead on
+    one thread, the behaviour before issue #19)."""
+    from slicer_ext_manager import installs
+
+    original = getattr(installs.Prefetcher, "downloads_at_once", 1)  # (1 before issue #19)
+    installs.Prefetcher.downloads_at_once = count
+    try:
+        yield
+    finally:
+        installs.Prefetcher.downloads_at_once = original
 
 
 @contextlib.contextmanager
@@ -254,7 +272,147 @@ def run_whatif_nodelay(root: Path, names: list[str], reps: int) -> tuple[list[fl
     return nodelay, nodelay_nofsync
 
 
+#: What-if: a server one round trip of this many seconds away (each lookup and download waits it).
+LATENCY = 0.1
+
+
+def run_whatif_latency(root: Path, names: list[str], reps: int) -> tuple[list[float], list[float]]:
+    """What-if: the local server LATENCY away; one download at a time (before #19) vs now (in-process)."""
+    with common.LocalServer(root / "packages", latency=LATENCY) as server:
+        profile = common.make_profile(root / "profile-latency", server.url, server.app_id)
+        run_inprocess(profile, names)
+        before, now = [], []
+        for _ in range(reps):
+            with downloads_at_once(1):
+                before.append(run_inprocess(profile, names))
+            now.append(run_inprocess(profile, names))
+    return before, now
+
+
 # ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Setup:
+    """One server's side of the benchmark: the profile, the download URLs the client hits, sizes."""
+
+    tag: str
+    profile: common.SlicerProfile
+    urls: list[str]
+    names: list[str]
+    reps: int
+    total_mb: float
+    have_curl: bool
+    root: Path
+
+
+def measure(setup: Setup) -> dict[str, Any]:
+    """CLI and baseline alternating, in-process, prefetch disabled; then one instrumented run."""
+    profile, names = setup.profile, setup.names
+    run_cli(profile, names)  # warm-up (byte-code, page cache, server caches); not counted
+    runs: dict[str, Any] = defaultdict(list)
+    for rep in range(setup.reps):
+        # Alternate the order so neither side always runs first after the sync.
+        if rep % 2 == 0:
+            runs["ours"].append(run_cli(profile, names))
+        if setup.have_curl:
+            runs["base"].append(run_baseline(setup.root / f"baseline-{setup.tag}", setup.urls))
+        if rep % 2 == 1:
+            runs["ours"].append(run_cli(profile, names))
+        if setup.have_curl:
+            runs["ratios"].append(runs["ours"][-1] / runs["base"][-1])
+        runs["inproc"].append(run_inprocess(profile, names))
+        with no_prefetch():
+            runs["sequential"].append(run_inprocess(profile, names))
+        with downloads_at_once(1):
+            runs["one_at_a_time"].append(run_inprocess(profile, names))
+    timer = PhaseTimer()
+    runs["breakdown_total"] = run_inprocess(profile, names, timer)
+    runs["timer"] = timer
+    return runs
+
+
+def report_runs(report: Report, setup: Setup, runs: dict[str, Any], targets: tuple[float, float]) -> None:
+    """The figures of one :func:`measure` (keys prefixed with the server's tag, if any)."""
+    key = (setup.tag + ".") if setup.tag != "local" else ""
+    label = f"{setup.tag}: "
+    reps, count = setup.reps, len(setup.names)
+    size = setup.total_mb / count
+    m_ours = common.median(runs["ours"])
+    m_base = common.median(runs["base"]) if runs["base"] else None
+    report.add(f"{key}ours_cli", f"{label}ours: slicer-ext-manager install, {count} × {size:g} MB (process)",
+               m_ours, "s", note=f"median of {reps}; {setup.total_mb / m_ours:.0f} MB/s")
+    if m_base:
+        report.add(f"{key}baseline", f"{label}baseline: curl + tar -xzf, sequential, same URLs", m_base, "s",
+                   note=f"median of {reps}; {setup.total_mb / m_base:.0f} MB/s")
+        per_run = "per run: " + ", ".join(f"{r:.2f}" for r in runs["ratios"])
+        ratio = common.median(runs["ratios"])
+        report.add(f"{key}ratio", f"{label}ratio ours (CLI) / baseline, median of per-run ratios", ratio, "x",
+                   target=("<=", targets[0]), note=per_run)
+        report.add(f"{key}ratio_stretch", f"{label}same ratio vs the stretch target", ratio, "x",
+                   target=("<=", targets[1]))
+    else:
+        report.add(f"{key}baseline", f"{label}baseline: curl + tar (not run: curl or tar not found)", None, "s")
+        report.add(f"{key}ratio", f"{label}ratio ours / baseline", None, "x", target=("<=", targets[0]))
+    m_inproc = common.median(runs["inproc"])
+    report.add(f"{key}ours_inprocess", f"{label}ours: ExtensionsManager.install in-process", m_inproc, "s",
+               note=f"median of {reps}")
+    report.ratio(f"{key}ratio_inprocess", f"{label}in-process: ratio / baseline", m_inproc, m_base,
+                 target=("<=", targets[0]))
+    report.add(f"{key}whatif_noprefetch", f"{label}what-if: prefetch disabled (in-process)",
+               common.median(runs["sequential"]), "s", note="benchmark-side patch")
+    report.add(f"{key}whatif_one_download", f"{label}what-if: one download at a time, one ahead (in-process)",
+               common.median(runs["one_at_a_time"]), "s", note="the prefetch before issue #19; benchmark-side patch")
+    report_breakdown(report, key, label, runs["timer"], runs["breakdown_total"])
+
+
+def report_breakdown(report: Report, key: str, label: str, timer: PhaseTimer, total: float) -> None:
+    main_total = sum(v for (group, _), v in timer.totals.items() if group == "main")
+    phases = dict(timer.totals)
+    phases[("main", "other (plan, lock, settings reads, queue)")] = total - main_total
+    for (group, phase), seconds in sorted(phases.items(), key=lambda kv: (kv[0][0] != "main", -kv[1])):
+        share = f"{100 * seconds / total:.0f} % of the {total:.2f} s wall"
+        report.add(f"{key}phase.{group}.{phase.split(' ')[0]}", f"  {label}breakdown [{group} thread]: {phase}",
+                   seconds, "s", note=share)
+
+
+def publish_to_girder(admin: Any, root: Path, names: list[str], size: int) -> tuple[str, list[str]]:
+    """Publish the packages to the real server; (app id, the ``/file/{id}/download`` URLs)."""
+    from tests.girder.fixtures import publish_extension
+
+    app = admin.create_app("Slicer", description="benchmark")
+    urls = []
+    for name in names:
+        item = publish_extension(admin, app["_id"], root / "girder-packages", name, app_revision=common.REVISION,
+                                 payload_size=size)
+        files = admin.list_item_files(item["_id"])
+        urls.append(f"{admin.api_url.rstrip('/')}/file/{files[0]['_id']}/download")
+    return app["_id"], urls
+
+
+def run_girder(args: Any, report: Report, root: Path, names: list[str], size: int, reps: int,
+               have_curl: bool) -> None:
+    """The headline: the same install against the real Slicer Package Manager server."""
+    if args.no_girder or common.girder_venv_python() is None:
+        why = "--no-girder" if args.no_girder else "no Girder venv ($SLICER_EXT_MANAGER_GIRDER_VENV)"
+        report.add("girder.ratio", f"girder: ratio ours (CLI) / baseline (not run: {why})", None, "x",
+                   target=("<=", GIRDER_TARGETS[0]))
+        return
+    with common.start_girder(root / "girder") as (server, admin):
+        start = time.perf_counter()
+        app_id, urls = publish_to_girder(admin, root, names, size)
+        report.note(f"published {len(names)} packages to Girder in {time.perf_counter() - start:.1f} s")
+        profile = common.make_profile(root / "girder-profile", server.url, app_id)
+        setup = Setup("girder", profile, urls, names, reps, len(names) * size / MB, have_curl, root)
+        report_runs(report, setup, measure(setup), GIRDER_TARGETS)
+        if args.profile:
+            print(profile_once(profile, names))
+
+
+#: Issue #19: against the real server, ≤ 1.00 × curl + tar (stretch ≤ 0.80).
+GIRDER_TARGETS = (1.00, 0.80)
+#: The local ``serve`` figures keep the targets they had (issue #13).
+LOCAL_TARGETS = (1.10, 0.85)
 
 
 def run(args) -> int:
@@ -266,71 +424,45 @@ def run(args) -> int:
     have_curl = shutil.which("curl") is not None and shutil.which("tar") is not None
     if not have_curl and not args.quick:
         raise SystemExit("bench_install: the baseline needs curl and tar on PATH (only --quick skips it)")
-    total_mb = count * size / MB
+    if not have_curl:
+        report.note("curl or tar is missing on this machine: the baseline was skipped.")
     with common.workdir(args, "install") as root:
+        run_girder(args, report, root, names, size, reps, have_curl)
+        if args.girder_only:
+            return report.finish()
         common.build_packages(root / "packages", names, payload_size=size)
         with common.LocalServer(root / "packages") as server:
             profile = common.make_profile(root / "profile", server.url, server.app_id)
-            urls = [server.file_url(n) for n in names]
-            run_cli(profile, names)  # warm-up (byte-code, page cache); not counted
-            ours, base, inproc, sequential, ratios = [], [], [], [], []
-            for rep in range(reps):
-                # Alternate the order so neither side always runs first after the sync.
-                first_ours = rep % 2 == 0
-                if first_ours:
-                    ours.append(run_cli(profile, names))
-                if have_curl:
-                    base.append(run_baseline(root / "baseline", urls))
-                if not first_ours:
-                    ours.append(run_cli(profile, names))
-                if have_curl:
-                    ratios.append(ours[-1] / base[-1])
-                inproc.append(run_inprocess(profile, names))
-                with no_prefetch():
-                    sequential.append(run_inprocess(profile, names))
-            timer = PhaseTimer()
-            breakdown_total = run_inprocess(profile, names, timer)
+            setup = Setup("local", profile, [server.file_url(n) for n in names], names, reps, count * size / MB,
+                          have_curl, root)
+            runs = measure(setup)
             profile_text = profile_once(profile, names) if args.profile else ""
+        report_runs(report, setup, runs, LOCAL_TARGETS)
         nodelay, nodelay_nofsync = run_whatif_nodelay(root, names, reps)
-
-    m_ours = common.median(ours)
-    m_base = common.median(base) if base else None
-    report.add("ours_cli", f"ours: slicer-ext-manager install, {count} × {size / MB:g} MB (process)", m_ours, "s",
-               note=f"median of {reps}; {total_mb / m_ours:.0f} MB/s")
-    if have_curl:
-        report.add("baseline", "baseline: curl + tar -xzf, sequential", m_base, "s",
-                   note=f"median of {reps}; {total_mb / m_base:.0f} MB/s")
-        per_run = "per run: " + ", ".join(f"{r:.2f}" for r in ratios)
-        report.add("ratio", "ratio ours (CLI) / baseline, median of per-run ratios", common.median(ratios), "x",
-                   target=("<=", 1.10), note=per_run)
-        report.add("ratio_stretch", "same ratio vs the stretch target", common.median(ratios), "x",
-                   target=("<=", 0.85))
-    else:
-        report.add("baseline", "baseline: curl + tar (not run: curl or tar not found)", None, "s")
-        report.add("ratio", "ratio ours / baseline", None, "x", target=("<=", 1.10))
-        report.note("curl or tar is missing on this machine: the baseline was skipped.")
-    report.add("ours_inprocess", "ours: ExtensionsManager.install in-process", common.median(inproc), "s",
-               note=f"median of {reps}")
-    report.ratio("ratio_inprocess", "in-process: ratio / baseline", common.median(inproc), m_base)
-    report.add("whatif_noprefetch", "what-if: prefetch disabled (in-process)", common.median(sequential), "s",
-               note="benchmark-side patch")
-    main_total = sum(v for (group, _), v in timer.totals.items() if group == "main")
-    phases = dict(timer.totals)
-    phases[("main", "other (plan, lock, settings reads, queue)")] = breakdown_total - main_total
-    for (group, phase), seconds in sorted(phases.items(), key=lambda kv: (kv[0][0] != "main", -kv[1])):
-        share = f"{100 * seconds / breakdown_total:.0f} % of the {breakdown_total:.2f} s wall"
-        report.add(f"phase.{group}.{phase.split(' ')[0]}", f"  breakdown [{group} thread]: {phase}", seconds, "s",
-                   note=share)
-    report.add("whatif_nodelay", "what-if: server with TCP_NODELAY (in-process)", common.median(nodelay), "s",
-               note="benchmark-side patch")
-    report.ratio("ratio_whatif_nodelay", "what-if TCP_NODELAY: ratio / baseline", common.median(nodelay), m_base)
-    report.add("whatif_nodelay_nofsync", "what-if: + no fsync of the downloaded archive (in-process)",
+        far_before, far_now = run_whatif_latency(root, names, reps)
+    m_base = common.median(runs["base"]) if runs["base"] else None
+    report.add("whatif_nodelay", "local: what-if: server with TCP_NODELAY (in-process)", common.median(nodelay), "s",
+               note="benchmark-side patch (the shipped server has it since issue #13)")
+    report.ratio("ratio_whatif_nodelay", "local: what-if TCP_NODELAY: ratio / baseline", common.median(nodelay),
+                 m_base)
+    report.add("whatif_nodelay_nofsync", "local: what-if: + no fsync at all in the client (in-process)",
                common.median(nodelay_nofsync), "s", note="benchmark-side patch")
-    report.ratio("ratio_whatif_nofsync", "what-if TCP_NODELAY + no fsync: ratio / baseline", common.median(nodelay_nofsync), m_base,
-                 target=("<=", 0.85))
+    ms = f"{LATENCY * 1000:.0f} ms"
+    report.add("whatif_far_before", f"local, {ms} per request: one download at a time, one ahead (in-process)",
+               common.median(far_before), "s", note="the prefetch before issue #19; benchmark-side latency")
+    report.add("whatif_far_now", f"local, {ms} per request: downloads overlapping (in-process)",
+               common.median(far_now), "s", note=f"at most {installs_bound()} at once")
+    report.ratio("ratio_far", f"local, {ms} per request: now / before", common.median(far_now),
+                 common.median(far_before))
     if profile_text:
         print(profile_text)
     return report.finish()
+
+
+def installs_bound() -> int:
+    from slicer_ext_manager import installs
+
+    return getattr(installs.Prefetcher, "downloads_at_once", 1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -339,6 +471,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--count", type=int, help="number of packages (default 10, quick 3)")
         parser.add_argument("--size-mb", type=float, help="payload per package in MB (default 20, quick 1)")
         parser.add_argument("--profile", action="store_true", help="print a cProfile of one in-process install")
+        parser.add_argument("--no-girder", action="store_true", help="skip the real-server part")
+        parser.add_argument("--girder-only", action="store_true", help="only the real-server part")
 
     return run(common.bench_args(__doc__.splitlines()[1], argv, extra))
 

@@ -371,12 +371,15 @@ class LocalServer:
     ``count()`` is the number of HTTP requests it received since the last ``reset()``.
     ``nodelay=True`` patches the server's handler with ``disable_nagle_algorithm = True``
     (TCP_NODELAY) in that child process only, to measure what that one-line change buys.
+    ``latency``: seconds the child waits before answering each item-files lookup and each
+    download (a server far away: one round trip per request), a benchmark-side patch.
     """
 
-    def __init__(self, directory: Path, *, nodelay: bool = False):
+    def __init__(self, directory: Path, *, nodelay: bool = False, latency: float = 0.0):
         command = "serve-nodelay" if nodelay else "serve"
+        extra = [f"--latency={latency}"] if latency else []
         self.process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), command, str(directory)],
+            [sys.executable, str(Path(__file__).resolve()), command, str(directory), *extra],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=child_env(), bufsize=1,
         )
         line = self.process.stdout.readline()  # type: ignore[union-attr]
@@ -423,13 +426,27 @@ class LocalServer:
         self.stop()
 
 
-def _serve_main(directory: str, nodelay: bool = False) -> int:
+def _add_latency(handler: Any, seconds: float) -> None:
+    """What-if: a round trip of ``seconds`` before each item-files lookup and download."""
+    respond = handler.respond
+
+    def delayed(self, method: str, path: str, query: str, uid: str) -> None:
+        if path.endswith(("/files", "/download")):
+            time.sleep(seconds)
+        respond(self, method, path, query, uid)
+
+    handler.respond = delayed
+
+
+def _serve_main(directory: str, nodelay: bool = False, latency: float = 0.0) -> int:
     """Child side of :class:`LocalServer`: one JSON line when ready, then answer commands on stdin."""
     from slicer_ext_manager.localserver.handler import RequestHandler
     from slicer_ext_manager.localserver.server import PackageServer
 
     if nodelay:
         RequestHandler.disable_nagle_algorithm = True  # what-if experiment, this process only
+    if latency:
+        _add_latency(RequestHandler, latency)
 
     server = PackageServer(directory, port=0).start()
     index = server.index
@@ -623,6 +640,7 @@ def girder_access_count(server: Any) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] in ("serve", "serve-nodelay"):
-        sys.exit(_serve_main(sys.argv[2], nodelay=sys.argv[1] == "serve-nodelay"))
+    if len(sys.argv) in (3, 4) and sys.argv[1] in ("serve", "serve-nodelay"):
+        delay = float(sys.argv[3].split("=", 1)[1]) if len(sys.argv) == 4 else 0.0
+        sys.exit(_serve_main(sys.argv[2], nodelay=sys.argv[1] == "serve-nodelay", latency=delay))
     sys.exit("usage: python benchmarks/common.py serve DIRECTORY")

@@ -2,8 +2,11 @@
 
 A job is what the sequential :class:`~slicer_ext_manager.queue.InstallQueue` runs:
 download (streamed, sha512-verified) into a staging folder, then the installer's
-transaction. Installs stay strictly sequential and in dependency order; only the
-download of the next package may overlap the current one's verify/extract.
+transaction. Installs (extraction and commit) stay strictly sequential and in
+dependency order; downloads run ahead of them: when a job starts, the downloads of
+the next :data:`DOWNLOADS_AT_ONCE` packages are started too, at most that many at
+once on the prefetcher's threads, each with its own ``/item/{id}/files`` lookup (so
+a package's lookup overlaps the previous package's download and extraction).
 
 A *resumable* job downloads into ``<InstallPath>/.downloads/<Name>.<id>/`` instead of
 staging, and keeps the ``.part`` when it fails or is cancelled, so that running the
@@ -18,7 +21,7 @@ import hashlib
 import shutil
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Optional
+from typing import TYPE_CHECKING, Iterable, Optional, Sequence
 
 from . import archive
 from .conventions import invalid_name_sentence, is_extension_name
@@ -35,6 +38,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Partial downloads of resumable jobs, inside the install folder (never touched by Slicer).
 PARTIAL_DOWNLOADS_DIR = ".downloads"
+
+#: Downloads that may run at once, and how many packages after the one being installed
+#: are started ahead (bounded: each holds a staged archive until its job installs it).
+DOWNLOADS_AT_ONCE = 2
 
 
 def skipped_installed(name: str) -> JobResult:
@@ -100,14 +107,20 @@ class _Slot:
 
 
 class Prefetcher:
-    """Downloads at most one package ahead of the job being installed, on one background
-    thread. Cancellation uses the queue's token of the job the download belongs to."""
+    """Downloads the packages of the next jobs ahead of the job being installed, at most
+    ``downloads_at_once`` at a time on background threads, started in queue order (the
+    threads take them first come, first served). Cancellation uses the queue's token of
+    the job the download belongs to."""
+
+    #: Threads, and packages started ahead of the job being installed (benchmarks patch it).
+    downloads_at_once = DOWNLOADS_AT_ONCE
 
     def __init__(self, manager: ExtensionsManager, queue: InstallQueue):
         self.manager = manager
         self.queue = queue
         self.slots: dict[str, _Slot] = {}
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
+        self.ahead = max(1, self.downloads_at_once)
+        self.executor = ThreadPoolExecutor(max_workers=self.ahead, thread_name_prefix="prefetch")
 
     def start(self, meta: ExtensionMetadata, *, ahead: bool = True, resumable: bool = False) -> Optional[_Slot]:
         """Start downloading ``meta`` (``ahead``: for a later job; skipped if installed)."""
@@ -167,16 +180,20 @@ class JobFactory:
         self.prefetcher: Optional[Prefetcher] = None
 
     def server_job(self, meta: ExtensionMetadata, plan: Optional[InstallPlan], *, update: bool = False,
-                   next_meta: Optional[ExtensionMetadata] = None, resumable: bool = False) -> Job:
+                   next_meta: Optional[ExtensionMetadata] = None, resumable: bool = False,
+                   upcoming: Sequence[ExtensionMetadata] = ()) -> Job:
         """Download ``meta`` from the server and install it (or update it); ``resumable``:
-        keep a partial download for the next run of the same build (see the module's text)."""
+        keep a partial download for the next run of the same build (see the module's text).
+        ``upcoming``: the packages of the jobs after this one, in queue order, whose downloads
+        start when this job starts (``next_meta``: the one after it, when that is all)."""
         manager = self.manager
+        ahead = tuple(upcoming) or ((next_meta,) if next_meta is not None else ())
 
         def action(ctx: JobContext) -> JobResult:
             if not update and manager.registry.is_installed(meta.name):
                 return skipped_installed(meta.name)
             ctx.phase(Phase.DOWNLOAD, f"Downloading {meta.name}")
-            folder, result = self._fetch(meta, ctx, next_meta, resumable)
+            folder, result = self._fetch(meta, ctx, ahead, resumable)
             installer = manager.installer
             staging = installer.new_staging(meta.name) if resumable else folder
             try:
@@ -198,15 +215,15 @@ class JobFactory:
         return Job(meta.name, action, f"Install {meta.name}", depends,
                    requested=plan is None or meta.name in plan.requested)
 
-    def _fetch(self, meta: ExtensionMetadata, ctx: JobContext, next_meta: Optional[ExtensionMetadata],
+    def _fetch(self, meta: ExtensionMetadata, ctx: JobContext, ahead: Sequence[ExtensionMetadata],
                resumable: bool = False) -> tuple[Path, DownloadResult]:
         installer = self.manager.installer
         prefetch = self.prefetcher
         if prefetch is not None:
             slot = prefetch.claim(meta, ctx, resumable)
-            if next_meta is not None:
-                # Overlaps with this package's verify/extract.
-                prefetch.start(next_meta, **({"resumable": True} if resumable else {}))
+            for later in ahead[:prefetch.ahead]:
+                # Overlap with this package's download, verify and extract (queued in order).
+                prefetch.start(later, **({"resumable": True} if resumable else {}))
             try:
                 return slot.staging, slot.wait()
             except BaseException:
@@ -229,10 +246,9 @@ class JobFactory:
 
     def install_jobs(self, plan: InstallPlan, *, resumable: bool = False) -> list[Job]:
         """One job per extension of the plan, dependencies first; each starts downloading
-        the next package while it verifies and extracts its own."""
+        the next packages while it downloads, verifies and extracts its own."""
         order = list(plan.order)
-        return [self.server_job(meta, plan, next_meta=order[i + 1] if i + 1 < len(order) else None,
-                                resumable=resumable)
+        return [self.server_job(meta, plan, upcoming=order[i + 1:], resumable=resumable)
                 for i, meta in enumerate(order)]
 
     def update_job(self, meta: ExtensionMetadata) -> Job:

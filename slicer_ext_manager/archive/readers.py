@@ -11,7 +11,6 @@ import bz2
 import contextlib
 import copy
 import functools
-import gzip
 import io
 import lzma
 import os
@@ -25,10 +24,12 @@ from pathlib import Path
 from typing import Callable, Generator, Iterator
 
 from ..errors import ArchiveError, UnsafeArchiveError
+from .gzipstream import GzipStream
 from .limits import (
     CHUNK_SIZE,
     MAX_LINK_TARGET,
     TAR_HEADER_ALLOWANCE,
+    TAR_READ_SIZE,
     TAR_STREAM_ALLOWANCE,
     TAR_WINDOW,
     ZIP_MAX_MEMBER_RATIO,
@@ -112,7 +113,7 @@ class TarSource:
         self.path = path
         self._raw = open(path, "rb")
         try:
-            self._fh: io.BufferedIOBase = _decompressor(self._raw, compression)
+            self._fh: io.BufferedIOBase | GzipStream = _decompressor(self._raw, compression)
         except BaseException:
             self._raw.close()
             raise
@@ -176,9 +177,9 @@ class TarSource:
             self._raw.close()
 
 
-def _decompressor(raw: io.BufferedReader, compression: str | None) -> io.BufferedIOBase:
+def _decompressor(raw: io.BufferedReader, compression: str | None) -> io.BufferedIOBase | GzipStream:
     if compression == "gz":
-        return gzip.GzipFile(fileobj=raw, mode="rb")
+        return GzipStream(raw)
     if compression == "bz2":
         return bz2.BZ2File(raw, mode="rb")
     if compression == "xz":
@@ -255,7 +256,7 @@ def _check_end(source: TarSource, tf: tarfile.TarFile) -> None:
 def _tar_members(archive: Path, source: TarSource, validator: Validator) -> Generator[Member, None, None]:
     """Stream the tar once, validating each entry before it is yielded."""
     try:
-        tf = tarfile.open(fileobj=source, mode="r|", bufsize=tarfile.RECORDSIZE)  # type: ignore[call-overload]
+        tf = tarfile.open(fileobj=source, mode="r|", bufsize=TAR_READ_SIZE)  # type: ignore[call-overload]
     except READ_ERRORS as exc:
         raise ReadFailure(exc) from exc
     with tf:
