@@ -9,10 +9,9 @@ Headless (issue #19): a fresh process running ``slicer-ext-manager --json list``
 ``slicer-ext-manager --json restore --check``, timed from spawn to exit (median of 20;
 quick: 3), against ``python -c pass`` of the same interpreter in the same run. Targets:
 ``list`` ≤ 0.12 s, ``restore --check`` ≤ 0.15 s. The package's byte-code is compiled first
-(``compileall``), as ``pip install`` does for every user: this machine sets
-``PYTHONDONTWRITEBYTECODE``, under which an editable checkout would compile every module
-from source on every start. Each child also reports which heavy modules it loaded (a Qt
-binding, ``requests``): none is the design.
+(``common.compile_package``, for every benchmark), as ``pip install`` does for every user.
+Each child also reports which heavy modules it loaded (a Qt binding, ``requests``): none
+is the design.
 
 Measured: a fresh process running ``slicer-ext-manager gui --tab search`` (through
 ``cli.main``, offscreen), timed by this script from spawn to two markers the child prints:
@@ -127,14 +126,6 @@ def child_cli(cli_args: list[str]) -> int:
     return code
 
 
-def compile_package() -> None:
-    import compileall
-
-    import slicer_ext_manager
-
-    compileall.compile_dir(str(Path(slicer_ext_manager.__file__).parent), quiet=1)
-
-
 def install_some(profile: common.SlicerProfile, count: int) -> None:
     """``count`` installed extensions (a folder and its ``.s4ext`` each), as the registry reads them."""
     for i in range(count):
@@ -180,7 +171,6 @@ def run(args) -> int:
     reps = args.reps or (1 if args.quick else 5)
     entries = args.entries or (30 if args.quick else 300)
     this = str(Path(__file__).resolve())
-    compile_package()
     with common.workdir(args, "cold-start") as root:
         items = common.synthetic_catalog(entries, root / "template")
         names = [item["meta"]["baseName"] for item in items[: 10 if args.quick else 50]]

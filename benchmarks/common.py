@@ -196,9 +196,23 @@ def bench_args(description: str, argv: Sequence[str] | None = None,
     return parser.parse_args(argv)
 
 
+def compile_package() -> None:
+    """Byte-code for every module of the package, as ``pip install`` writes it for users. The
+    measured processes are then started as a user's are: an editable checkout under
+    ``PYTHONDONTWRITEBYTECODE`` (set on this machine) would compile each module from source
+    at every start (≈ 0.2 s for an install)."""
+    import compileall
+
+    import slicer_ext_manager
+
+    compileall.compile_dir(str(Path(slicer_ext_manager.__file__).parent), quiet=1)
+
+
 @contextlib.contextmanager
 def workdir(args: argparse.Namespace, name: str) -> Iterator[Path]:
-    """A fresh temporary folder with an isolated HOME; removed afterwards unless ``--keep``."""
+    """A fresh temporary folder with an isolated HOME (the package's byte-code compiled first);
+    removed afterwards unless ``--keep``."""
+    compile_package()
     base = Path(args.workdir).resolve() if args.workdir else None
     if base:
         base.mkdir(parents=True, exist_ok=True)
