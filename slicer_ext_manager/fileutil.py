@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Union
 
@@ -18,6 +16,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, keep_mode: 
     """Write ``data`` to ``path`` so that readers see the old or the new content, never a mix:
     a temp file in the same folder, flushed to disk, then renamed over the target."""
     path = Path(path)
+    import tempfile  # (with uuid, ~4 ms of start-up a read-only command does not need)
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -56,7 +56,7 @@ def why_not_writable(folder: str | os.PathLike[str]) -> str | None:
     ``"Permission denied"``...), or None when it can: a small probe file is created,
     written, flushed to disk and deleted. Tells a full disk or a read-only folder from
     a lock another program holds."""
-    probe = os.path.join(os.fspath(folder), f"{PROBE_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    probe = os.path.join(os.fspath(folder), f"{PROBE_PREFIX}{os.getpid()}-{os.urandom(4).hex()}")
     try:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as exc:

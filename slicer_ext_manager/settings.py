@@ -25,7 +25,6 @@ import os
 import re
 import sys
 import time
-import uuid
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator, NoReturn
@@ -337,7 +336,7 @@ class SettingsFile:
         started = time.monotonic()
         if not qt_lock.poll(LOCK_TIMEOUT_MS):
             raise self._lock_failure(qt_lock, qt_lock_path, started, "Slicer (or another program) is saving")
-        copy = self.path.with_name(f".{self.path.name}{_TEMP_MARK}{uuid.uuid4().hex[:8]}.tmp")
+        copy = self.path.with_name(f".{self.path.name}{_TEMP_MARK}{os.urandom(4).hex()}.tmp")
         try:
             raw = self.checked_bytes(writing=True)  # again: Slicer may have saved since the edit began
             try:
