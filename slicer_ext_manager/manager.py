@@ -14,8 +14,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
-from .cache import MetadataCache
-from .catalog import Catalog, CatalogService
 from .context import AppContext
 from .conventions import (
     SCHEDULED_UNINSTALL_KEY,
@@ -30,18 +28,20 @@ from .metadata import ExtensionMetadata
 from .network import ServerOptions
 from .registry import ExtensionRegistry
 from .report import OperationReport
-from .restore import RestorePlan, StartupCheckResult, names_needing_catalog, plan_restore
 from .state import ExtensionState, InstalledRecord, LoadedSet, Option, Options, ProfileState, build_profile_state
 
 # Installing, downloading and the server client (``requests``) are imported when first used:
 # the read-only commands (``list``, ``restore --check``…) start without them.
 if TYPE_CHECKING:  # pragma: no cover
+    from .cache import MetadataCache
+    from .catalog import Catalog, CatalogService
     from .dependencies import InstallPlan
     from .download import DownloadResult
     from .installer import Installer
     from .installs import JobFactory
     from .profiles import ExtensionsProfile, ImportItem
     from .queue import InstallQueue, Job, JobResult, Listener
+    from .restore import RestorePlan, StartupCheckResult
     from .server import SlicerPackagesClient
     from .slicer_updates import SlicerUpdater
 
@@ -68,7 +68,7 @@ class ExtensionsManager:
         self.registry = ExtensionRegistry(context, before_read=self._recover_pending)
         self._recovering = False
         self.history = ExtensionsHistory(context.user_settings)
-        self.cache = MetadataCache(context)
+        self._cache: MetadataCache | None = None
         self._jobs: JobFactory | None = None
         self._client = client
         self._catalog_service: CatalogService | None = None
@@ -96,8 +96,19 @@ class ExtensionsManager:
         return self._client
 
     @property
+    def cache(self) -> MetadataCache:
+        """This profile's catalog caches (``cache.py``)."""
+        if self._cache is None:
+            from .cache import MetadataCache
+
+            self._cache = MetadataCache(self.context)
+        return self._cache
+
+    @property
     def catalog_service(self) -> CatalogService:
         if self._catalog_service is None:
+            from .catalog import CatalogService
+
             # The client is made when a request is needed (a fresh cache needs none).
             connect = self._client if self._client is not None else (lambda: self.client)
             self._catalog_service = CatalogService(self.context, connect, self.cache, options=self.options_for_server())
@@ -409,6 +420,8 @@ class ExtensionsManager:
     def restore_plan(self, *, refresh: bool = False, options: ServerOptions | None = None) -> RestorePlan:
         """The restore plan: one catalog request at most, none when the cache is fresh or
         when nothing in the history or bookmarks is missing."""
+        from .restore import names_needing_catalog, plan_restore
+
         history = self.history.revisions()
         bookmarks = self.history.bookmarks()
         installed = self.registry.names()
@@ -439,6 +452,8 @@ class ExtensionsManager:
         startup" and, when ``install`` is None, "Install previous extensions without asking".
         No request is made when there is nothing to restore; a slow server costs at most
         ``timeout`` seconds (the installs themselves use the normal options)."""
+        from .restore import StartupCheckResult
+
         options = self.options()
         if not options.check_on_startup:
             return StartupCheckResult(False, "The startup check is turned off (ExtensionCheckOnStartup/dontCheck).")
