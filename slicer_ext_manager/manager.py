@@ -9,7 +9,6 @@ setters; faces never read or write Slicer's files themselves.
 from __future__ import annotations
 
 import logging
-import urllib.parse
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
@@ -22,10 +21,10 @@ from .conventions import (
     UPDATES_AVAILABLE_KEY,
     is_extension_name,
 )
-from .errors import ContextError, ExtensionManagerError, ServerError
+from .errors import ExtensionManagerError, ServerError
 from .history import ExtensionsHistory
 from .metadata import ExtensionMetadata
-from .network import ServerOptions
+from .network import ServerOptions, validate_server_url
 from .registry import ExtensionRegistry
 from .report import OperationReport
 from .state import ExtensionState, InstalledRecord, LoadedSet, Option, Options, ProfileState, build_profile_state
@@ -511,17 +510,3 @@ class ExtensionsManager:
                                                                            ImportStatus.DIFFERENT_REVISION)]
         report = self.install(names, listener=listener) if names else OperationReport(())
         return items, report
-
-
-def validate_server_url(url: str) -> str:
-    """``url`` as Slicer stores it (no trailing ``/``), or :class:`ContextError` saying what is wrong."""
-    text = (url or "").strip().rstrip("/")
-    try:
-        parts = urllib.parse.urlsplit(text)
-        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
-    except ValueError:  # a bad port or bracketed host
-        valid = False
-    if not valid or any(ch.isspace() for ch in text):
-        raise ContextError(f"{url!r} is not a server URL; give one like https://slicer-packages.kitware.com "
-                           "or http://mirror-host:8080.")
-    return text

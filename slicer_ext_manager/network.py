@@ -24,6 +24,8 @@ import urllib.parse
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Optional, Tuple, Union
 
+from .errors import ContextError
+
 #: (connect, read) seconds for each socket operation.
 DEFAULT_TIMEOUT = (10.0, 60.0)
 #: Total seconds a metadata request (catalog, item lookup) may take, retries included.
@@ -91,6 +93,21 @@ class ServerOptions:
     @property
     def connect_timeout(self) -> float:
         return self.timeout[0] if isinstance(self.timeout, tuple) else float(self.timeout)
+
+
+def validate_server_url(url: str) -> str:
+    """``url`` as Slicer stores it (no trailing ``/``), or :class:`ContextError` saying what is wrong."""
+    text = (url or "").strip().rstrip("/")
+    try:
+        parts = urllib.parse.urlsplit(text)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a bad port or bracketed host
+        valid = False
+    if not valid or any(ch.isspace() for ch in text):
+        raise ContextError(f"{url!r} is not a server URL; give one like https://slicer-packages.kitware.com "
+                           "or http://mirror-host:8080.")
+    return text
+
 
 
 def same_origin(old_url: str, new_url: str) -> bool:

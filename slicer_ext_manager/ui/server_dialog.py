@@ -1,5 +1,5 @@
 """The "Server URL…" dialog: the URL is checked while it is typed, with the manager's own
-rule (:func:`~slicer_ext_manager.manager.validate_server_url`), and the dialog says
+rule (:func:`~slicer_ext_manager.network.validate_server_url`), and the dialog says
 exactly what will be written and where."""
 
 from __future__ import annotations
