@@ -292,8 +292,16 @@ def test_share_description_preferred_over_earlier_fallback(tmp_path):
     assert info.extension_name == NAME and info.s4ext["scm"] == "git"
 
 
+def _renamed(info: tarfile.TarInfo, name: str) -> tarfile.TarInfo:
+    # (TarInfo.replace is Python 3.11.4+ and 3.12: not in Debian 12's 3.11.2)
+    copy = tarfile.TarInfo(name)
+    for attr in ("size", "mode", "mtime", "type", "linkname", "uid", "gid", "uname", "gname"):
+        setattr(copy, attr, getattr(info, attr))
+    return copy
+
+
 def test_leading_dot_slash_names_are_accepted(tmp_path, staging):
-    entries = [(ti.replace(name="./" + ti.name), data) for ti, data in base_entries()]
+    entries = [(_renamed(ti, "./" + ti.name), data) for ti, data in base_entries()]
     pkg = make_tar(pkg_path(tmp_path), entries)
     info = inspect_package(pkg)
     assert info.top_folder == TOP and info.s4ext_member == S4EXT_MEMBER
