@@ -259,34 +259,24 @@ def profile_once(profile: common.SlicerProfile, names: list[str]) -> str:
     return out.getvalue()
 
 
-def run_whatif_nodelay(root: Path, names: list[str], reps: int) -> tuple[list[float], list[float]]:
-    """What-ifs: the local server with TCP_NODELAY, then also no fsync (in-process)."""
-    with common.LocalServer(root / "packages", nodelay=True) as server:
-        profile = common.make_profile(root / "profile-nodelay", server.url, server.app_id)
+def run_whatif_pair(root: Path, names: list[str], reps: int, label: str, first: Callable[[], Any],
+                    second: Callable[[], Any], **server_options: Any) -> tuple[list[float], list[float]]:
+    """Two in-process variants (context managers) on one local server started with
+    ``server_options``, one after the other in each repetition: (first's times, second's)."""
+    with common.LocalServer(root / "packages", **server_options) as server:
+        profile = common.make_profile(root / f"profile-{label}", server.url, server.app_id)
         run_inprocess(profile, names)
-        nodelay, nodelay_nofsync = [], []
+        a, b = [], []
         for _ in range(reps):
-            nodelay.append(run_inprocess(profile, names))
-            with no_fsync():
-                nodelay_nofsync.append(run_inprocess(profile, names))
-    return nodelay, nodelay_nofsync
+            with first():
+                a.append(run_inprocess(profile, names))
+            with second():
+                b.append(run_inprocess(profile, names))
+    return a, b
 
 
 #: What-if: a server one round trip of this many seconds away (each lookup and download waits it).
 LATENCY = 0.1
-
-
-def run_whatif_latency(root: Path, names: list[str], reps: int) -> tuple[list[float], list[float]]:
-    """What-if: the local server LATENCY away; one download at a time (before #19) vs now (in-process)."""
-    with common.LocalServer(root / "packages", latency=LATENCY) as server:
-        profile = common.make_profile(root / "profile-latency", server.url, server.app_id)
-        run_inprocess(profile, names)
-        before, now = [], []
-        for _ in range(reps):
-            with downloads_at_once(1):
-                before.append(run_inprocess(profile, names))
-            now.append(run_inprocess(profile, names))
-    return before, now
 
 
 # ------------------------------------------------------------------------------------------------
@@ -438,8 +428,12 @@ def run(args) -> int:
             runs = measure(setup)
             profile_text = profile_once(profile, names) if args.profile else ""
         report_runs(report, setup, runs, LOCAL_TARGETS)
-        nodelay, nodelay_nofsync = run_whatif_nodelay(root, names, reps)
-        far_before, far_now = run_whatif_latency(root, names, reps)
+        # The local server with TCP_NODELAY, then also no fsync; a server LATENCY away, one download
+        # at a time (before #19) vs now.
+        nodelay, nodelay_nofsync = run_whatif_pair(root, names, reps, "nodelay", contextlib.nullcontext, no_fsync,
+                                                   nodelay=True)
+        far_before, far_now = run_whatif_pair(root, names, reps, "latency", lambda: downloads_at_once(1),
+                                              contextlib.nullcontext, latency=LATENCY)
     m_base = common.median(runs["base"]) if runs["base"] else None
     report.add("whatif_nodelay", "local: what-if: server with TCP_NODELAY (in-process)", common.median(nodelay), "s",
                note="benchmark-side patch (the shipped server has it since issue #13)")
