@@ -26,7 +26,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -151,6 +150,8 @@ def rmtree(path: Path) -> None:
                 func(p)
             except OSError:
                 pass
+
+        import shutil  # (with zlib, bz2 and lzma: start-up a read-only command does not need)
 
         shutil.rmtree(path, onerror=onerror)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Callable, Sequence, TextIO
@@ -180,6 +179,8 @@ def serve_command(
         server.serve_forever()
     finally:
         if previous is not None:
+            import signal
+
             signal.signal(signal.SIGHUP, previous)
     out.write("Stopped.\n")
     return EXIT_OK
@@ -208,6 +209,8 @@ class _ServeOutput:
 
 def _install_sighup(callback: Callable[[], None]):
     """``callback`` on SIGHUP (POSIX, main thread); returns the previous handler (None if not installed)."""
+    import signal
+
     if not hasattr(signal, "SIGHUP"):
         return None
     try:
