@@ -54,7 +54,7 @@ from pathlib import Path
 from .. import conventions
 from ..conventions import PackageName
 from ..errors import ArchiveError
-from .extract import Writer, check_staging, clear, content_root
+from .extract import Writer, check_staging, content_root, emptied_on_failure
 from .limits import (
     CHUNK_SIZE,
     DEFAULT_MAX_RATIO,
@@ -179,7 +179,7 @@ def extract_verified(
     limits = resolve_limits(archive, max_expanded_size)
     validator = Validator(archive, limits)
     picker = DescriptionPicker(archive)
-    try:
+    with emptied_on_failure(staging):
         with reading(archive), open_members(archive, fmt, compression, validator, limits) as members:
             writer = Writer(archive, staging, limit=limits.size, total=members.total, cancel=cancel,
                             progress=progress, meter=members.position)
@@ -190,9 +190,6 @@ def extract_verified(
         root = content_root(staging, root_parts(info), info.extension_name)
         writer.finish()
         return info, root
-    except BaseException:
-        clear(staging)
-        raise
 
 
 def extract_package(
@@ -229,7 +226,7 @@ def extract_package(
     root = root_parts(info)
     validator = Validator(archive, limits, top=info.top_folder, root=root)
     writer = Writer(archive, staging, limit=limits.size, total=info.expanded_size, cancel=cancel, progress=progress)
-    try:
+    with emptied_on_failure(staging):
         with reading(archive), open_members(archive, fmt, compression, validator, limits) as members:
             seen_description = _write_members(members, writer, watch=info.s4ext_member)
         if not seen_description or validator.count != info.entry_count:
@@ -237,9 +234,6 @@ def extract_package(
         result = content_root(staging, root, info.extension_name)
         writer.finish()
         return result
-    except BaseException:
-        clear(staging)
-        raise
 
 
 def extract_application(
@@ -259,7 +253,7 @@ def extract_application(
     fmt, compression = detect(archive)
     limits = resolve_limits(archive, max_expanded_size)
     validator = Validator(archive, limits)
-    try:
+    with emptied_on_failure(staging):
         with reading(archive), open_members(archive, fmt, compression, validator, limits) as members:
             writer = Writer(archive, staging, limit=limits.size, total=members.total, cancel=cancel,
                             progress=progress, meter=members.position)
@@ -269,9 +263,6 @@ def extract_application(
         root = content_root(staging, (validator.top,), archive.name)
         writer.finish()
         return root
-    except BaseException:
-        clear(staging)
-        raise
 
 
 def _write_members(members: Members, writer: Writer, picker: DescriptionPicker | None = None,

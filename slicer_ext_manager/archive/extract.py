@@ -9,6 +9,7 @@ Ownership is never changed; modification times come from the archive.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
@@ -211,6 +212,17 @@ def clear(staging: Path) -> None:
                 os.unlink(item.path)
         except OSError:
             pass
+
+
+@contextlib.contextmanager
+def emptied_on_failure(staging: Path) -> Iterator[None]:
+    """Any refusal, error or cancellation inside the block empties ``staging``: nothing of a
+    refused package ever leaves it."""
+    try:
+        yield
+    except BaseException:
+        clear(staging)
+        raise
 
 
 def check_staging(staging: Path) -> None:
