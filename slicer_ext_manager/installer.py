@@ -44,6 +44,7 @@ from .recovery import (
     Recovery,
     discard_transaction,
     installed_settings,
+    make_install_folder,
     read_journal,
     recovery_needed,
     rmtree,
@@ -104,13 +105,7 @@ class Installer:
         if path.exists() and not path.is_dir():
             raise InstallError(f"The extensions folder {path} is a file, not a folder; choose a folder with "
                                "--install-path or Extensions/InstallPath.")
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InstallError(
-                f"The extensions folder {path} does not exist and cannot be created ({os_error_text(exc)}); "
-                "choose a writable folder with --install-path or Extensions/InstallPath."
-            ) from exc
+        make_install_folder(path)
         if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
             raise InstallError(
                 f"The extensions folder {path} is not writable; ask your administrator for write access "

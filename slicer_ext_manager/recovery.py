@@ -82,18 +82,23 @@ _THREAD_LOCKS: dict[str, threading.Lock] = {}
 _THREAD_LOCKS_GUARD = threading.Lock()
 
 
+def make_install_folder(path: Path) -> None:
+    """Create the install folder if needed; one sentence when it cannot be."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InstallError(
+            f"The extensions folder {path} does not exist and cannot be created ({os_error_text(exc)}); "
+            "choose a writable folder with --install-path or Extensions/InstallPath."
+        ) from exc
+
+
 class InstallLock:
     """Only one process, and one thread of this process, changes an install folder at a time.
     (A ``QLockFile`` held by our own process is never stale, so threads need their own lock.)"""
 
     def __init__(self, install_path: Path, timeout_ms: int = 60_000):
-        try:
-            install_path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InstallError(
-                f"The extensions folder {install_path} does not exist and cannot be created ({os_error_text(exc)}); "
-                "choose a writable folder with --install-path or Extensions/InstallPath."
-            ) from exc
+        make_install_folder(install_path)
         self._path = install_path
         key = str(install_path.resolve())
         with _THREAD_LOCKS_GUARD:
