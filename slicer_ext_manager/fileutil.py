@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Union
+from typing import Callable, Union
 
 #: A path argument: ``str`` or any ``os.PathLike`` (an alias because classes with an ``os``
 #: field would shadow the module in their annotations).
@@ -78,23 +78,27 @@ def why_not_writable(folder: str | os.PathLike[str]) -> str | None:
 PROBE_PREFIX = ".slicer-ext-manager-probe-"
 
 
-def remove_dead_probes(folder: str | os.PathLike[str]) -> list[str]:
-    """Remove probe files (:func:`why_not_writable`) whose process is gone (a kill mid-probe)."""
+def remove_files(folder: str | os.PathLike[str], wanted: Callable[[os.DirEntry], bool]) -> list[str]:
+    """Unlink the files (never folders, never through links) of ``folder`` for which ``wanted``
+    is true; the paths removed. An unreadable folder or a file that cannot go is skipped."""
     removed: list[str] = []
     try:
-        names = [n for n in os.listdir(folder) if n.startswith(PROBE_PREFIX)]
+        entries = list(os.scandir(folder))
     except OSError:
         return removed
-    for name in names:
-        path = os.path.join(os.fspath(folder), name)
-        if _probe_owner_alive(name, path):
-            continue
+    for entry in entries:
         try:
-            os.unlink(path)
-            removed.append(path)
+            if entry.is_file(follow_symlinks=False) and wanted(entry):
+                os.unlink(entry.path)
+                removed.append(entry.path)
         except OSError:
             pass
     return removed
+
+
+def remove_dead_probes(folder: str | os.PathLike[str]) -> list[str]:
+    """Remove probe files (:func:`why_not_writable`) whose process is gone (a kill mid-probe)."""
+    return remove_files(folder, lambda e: e.name.startswith(PROBE_PREFIX) and not _probe_owner_alive(e.name, e.path))
 
 
 def _probe_owner_alive(name: str, path: str) -> bool:

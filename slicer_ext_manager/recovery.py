@@ -40,7 +40,7 @@ from .conventions import (
     is_extension_name,
 )
 from .errors import ExtensionManagerError, InstallError
-from .fileutil import atomic_write_bytes, fsync_folder, os_error_text, why_not_writable
+from .fileutil import atomic_write_bytes, fsync_folder, os_error_text, remove_files, why_not_writable
 from .inieditor import UNCHANGED, SettingsEditor, as_list
 from .qtbinding import LockError
 from .registry import ExtensionRegistry
@@ -57,13 +57,23 @@ _TEMP_RE = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$|^\.slicer-ext-manager-probe-")
 
 
 
+def _is_leftover(name: str) -> bool:
+    """A file an interrupted write left in the install folder."""
+    return bool(_TEMP_RE.match(name))
+
+
+def _is_update_leftover(name: str) -> bool:
+    """... or in its ``.updates/`` (also a scheduled update's partial download)."""
+    return _is_leftover(name) or name.endswith(".part")
+
+
 def _has_leftovers(folder: Path) -> bool:
     """Temporary files an interrupted write left in the install folder (cheap: one listing)."""
     try:
-        if any(_TEMP_RE.match(name) for name in os.listdir(folder)):
+        if any(_is_leftover(name) for name in os.listdir(folder)):
             return True
         updates = folder / UPDATES_DIR
-        return updates.is_dir() and any(_TEMP_RE.match(n) or n.endswith(".part") for n in os.listdir(updates))
+        return updates.is_dir() and any(_is_update_leftover(n) for n in os.listdir(updates))
     except OSError:
         return False
 
@@ -371,21 +381,9 @@ class Recovery:
                     "it is kept and tried again next time.")
 
     def remove_temporary_files(self) -> list[Path]:
-        removed = []
-        for folder in (self.install_path, self.install_path / UPDATES_DIR):
-            try:
-                entries = list(os.scandir(folder))
-            except OSError:
-                continue
-            for entry in entries:
-                leftover = _TEMP_RE.match(entry.name) or (folder.name == UPDATES_DIR and entry.name.endswith(".part"))
-                if leftover and entry.is_file(follow_symlinks=False):
-                    try:
-                        os.unlink(entry.path)
-                        removed.append(Path(entry.path))
-                    except OSError:
-                        pass
-        return removed
+        removed = remove_files(self.install_path, lambda e: _is_leftover(e.name))
+        removed += remove_files(self.install_path / UPDATES_DIR, lambda e: _is_update_leftover(e.name))
+        return [Path(p) for p in removed]
 
 
 def discard_transaction(folder: Path) -> None:

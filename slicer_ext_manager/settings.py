@@ -31,7 +31,7 @@ from typing import Any, Iterator, NoReturn
 
 from . import qtbinding
 from .errors import SettingsError
-from .fileutil import PROBE_PREFIX, fsync_folder, os_error_text, remove_dead_probes, why_not_writable
+from .fileutil import PROBE_PREFIX, fsync_folder, os_error_text, remove_dead_probes, remove_files, why_not_writable
 from .inieditor import SettingsEditor, SettingsReader
 from .iniread import IniSnapshot, parse_ini
 from .initext import FileProblem, qt5_escape_ini_text, read_settings_bytes, text_problem
@@ -386,19 +386,7 @@ def remove_temporary_copies(path: Path) -> list[Path]:
     """Remove what an interrupted save of ``path`` left (our copies, and Qt's files beside
     them). Only called with our lock on ``path`` held, so no save is running."""
     prefix = f".{path.name}{_TEMP_MARK}"
-    removed: list[Path] = []
-    try:
-        entries = list(os.scandir(path.parent))
-    except OSError:
-        return removed
-    for entry in entries:
-        if entry.name.startswith(prefix) and ".tmp" in entry.name:
-            try:
-                os.unlink(entry.path)
-                removed.append(Path(entry.path))
-            except OSError:
-                pass
-    return removed
+    return [Path(p) for p in remove_files(path.parent, lambda e: e.name.startswith(prefix) and ".tmp" in e.name)]
 
 
 def posix(path: str | os.PathLike[str]) -> str:
