@@ -8,9 +8,11 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import requests
+
+from .loopback import LoopbackServer
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
               "proxy-authorization", "proxy-authenticate", "content-encoding"}
@@ -26,7 +28,7 @@ class Fault:
     only_full: bool = False  # "drop" only requests without Range
 
 
-class FaultProxy:
+class FaultProxy(LoopbackServer):
     def __init__(self, upstream: str):
         self.upstream = upstream.rstrip("/")
         self.faults: list[Fault] = []
@@ -50,14 +52,7 @@ class FaultProxy:
             def do_POST(self):
                 proxy._handle(self)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self._serve(Handler)
 
     def add(self, pattern: str, kind: str, **kwargs) -> Fault:
         fault = Fault(pattern, kind, **kwargs)
@@ -67,10 +62,6 @@ class FaultProxy:
 
     def count(self, pattern: str = "") -> int:
         return sum(1 for r in self.requests if re.search(pattern, r))
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
     def _take(self, path: str, headers) -> Fault | None:
         with self._lock:

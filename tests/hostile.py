@@ -13,16 +13,18 @@ import json
 import re
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from slicer_ext_manager.conventions import DEFAULT_APP_ID, parse_package_name
 
+from .loopback import LoopbackServer
+
 Responder = Callable[[BaseHTTPRequestHandler, "re.Match[str]"], None]
 
 
-class HostileServer:
+class HostileServer(LoopbackServer):
     def __init__(self) -> None:
         self.routes: list[tuple[re.Pattern[str], Responder]] = []
         self.requests: list[tuple[str, dict[str, str]]] = []
@@ -39,14 +41,7 @@ class HostileServer:
 
             do_POST = do_GET
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self._serve(Handler)
 
     def route(self, pattern: str, responder: Responder) -> None:
         self.routes.insert(0, (re.compile(pattern), responder))
@@ -66,10 +61,6 @@ class HostileServer:
                     pass
                 return
         send(handler, 404, b'{"message": "not found"}')
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
     def __enter__(self) -> HostileServer:
         return self
