@@ -473,13 +473,6 @@ class ExtensionsManager:
                    else f"{len(report.failed)} of {len(report.results)} extensions could not be restored.")
         return StartupCheckResult(True, message, plan, silent, report)
 
-    def set_startup_options(self, *, check_on_startup: bool | None = None,
-                            install_without_asking: bool | None = None) -> None:
-        if check_on_startup is not None:
-            self.set_option(Option.CHECK_ON_STARTUP, check_on_startup)
-        if install_without_asking is not None:
-            self.set_option(Option.INSTALL_WITHOUT_ASKING, install_without_asking)
-
     def startup_options(self) -> tuple[bool, bool]:
         """(check previous extensions on startup, install them without asking)."""
         options = self.options()

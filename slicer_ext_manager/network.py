@@ -90,10 +90,6 @@ class ServerOptions:
         """Short timeouts for a call that must not wait long (the startup check)."""
         return replace(self, timeout=(min(seconds, 3.0), seconds), deadline=seconds, retries=0)
 
-    @property
-    def connect_timeout(self) -> float:
-        return self.timeout[0] if isinstance(self.timeout, tuple) else float(self.timeout)
-
 
 def validate_server_url(url: str) -> str:
     """``url`` as Slicer stores it (no trailing ``/``), or :class:`ContextError` saying what is wrong."""

@@ -83,10 +83,6 @@ class RestorePlan:
     def selected(self) -> tuple[RestoreCandidate, ...]:
         return tuple(c for c in self.candidates if c.selected)
 
-    @property
-    def nothing_to_do(self) -> bool:
-        return not self.selected
-
     def get(self, name: str) -> RestoreCandidate | None:
         return next((c for c in self.candidates if c.name == name), None)
 

@@ -36,7 +36,3 @@ def newest_version(texts: Iterable[str]) -> str | None:
     """The newest of ``texts`` (None when empty)."""
     ordered = sorted(texts, key=version_key)
     return ordered[-1] if ordered else None
-
-
-def is_newer(candidate: str, current: str) -> bool:
-    return version_key(candidate) > version_key(current)
